@@ -1,0 +1,22 @@
+"""`skelkit train MODEL`: training commands, one module per model."""
+
+import importlib
+
+import click
+
+MODELS = {"skelite": "skelkit.training.skelite_cli", "unet": "skelkit.training.unet_cli"}
+
+
+class _TrainGroup(click.Group):
+    def list_commands(self, ctx):
+        return sorted(MODELS)
+
+    def get_command(self, ctx, name):
+        if name not in MODELS:
+            return None
+        return importlib.import_module(MODELS[name]).command
+
+
+@click.group(cls=_TrainGroup)
+def command():
+    """Train a model (skelite, unet) with the project's own data and code."""
