@@ -92,13 +92,13 @@ def skeletonize(image, method: str = "exact", *, threshold: float | None = None,
         check_tensor(image)
         spatial = image.ndim - 2
         if spatial not in m.dims:
-            raise SkelkitError(f"method {method!r} supports {m.dims}D input, got {spatial}D")
+            raise SkelkitError(f"method {method!r} supports {_dims(m)} input, got {spatial}D")
         if m.torch_fn is None:
             return _via_numpy(m, image, kwargs)
         return m.torch_fn(image, **kwargs)
     mask = as_binary(image, threshold)
     if mask.ndim not in m.dims:
-        raise SkelkitError(f"method {method!r} supports {m.dims}D input, got {mask.ndim}D")
+        raise SkelkitError(f"method {method!r} supports {_dims(m)} input, got {mask.ndim}D")
     out = m.numpy_fn(mask, **kwargs)
     return np.asarray(out, dtype=bool)
 
@@ -121,6 +121,10 @@ def _via_numpy(m: Method, x, kwargs):
     if not x.is_floating_point():
         return hard
     return straight_through(x, hard)
+
+
+def _dims(m: Method) -> str:
+    return " or ".join(f"{d}D" for d in m.dims)
 
 
 def _is_tensor(x) -> bool:
