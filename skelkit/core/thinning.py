@@ -155,11 +155,9 @@ class _Thinner:
             raise ValueError(f"origin must have {nd} coordinates, got {origin.tolist()}")
         self.n_sub = 1 << nd
         self.table_misses = int(nd == 3)  # 3D codes classified for the first time in the last pass
-        if nd == 2:
-            lut = sp.deletable_lut_2d()
-            self._deletable = lambda codes: lut[codes]
-        else:
-            self._deletable = self._deletable_3d
+        # A plain attribute, not a stored bound method: that would make every
+        # state a reference cycle, which piles up in long chunked runs.
+        self._lut2d = sp.deletable_lut_2d() if nd == 2 else None
         # Work only on the foreground: border test by gathers, subfield ids
         # scattered into a calloc'ed array (pages of empty space stay untouched).
         fg = np.flatnonzero(self.img)
@@ -188,7 +186,9 @@ class _Thinner:
             return packed[:, 0].view(np.intp)  # < 256; intp indexes the LUT without a cast
         return packed.astype(np.uint8).view("<u4")[:, 0] & self.code_mask
 
-    def _deletable_3d(self, codes: np.ndarray) -> np.ndarray:
+    def _deletable(self, codes: np.ndarray) -> np.ndarray:
+        if self._lut2d is not None:
+            return self._lut2d[codes]
         kind, n_new = sp._classify_3d(codes)
         self.table_misses += n_new
         return kind == sp.DELETABLE
