@@ -153,7 +153,7 @@ def test_skelite_3d_fixed_iters_equals_whole(skelite_weights):
 
 
 def test_skelite_shipped_weights():
-    from skelkit.models.weights import weights_path
+    from skelkit.models.checkpoints import weights_path
 
     if not weights_path("skelite2d").is_file():
         pytest.skip("no shipped skelite2d weights yet")

@@ -1,3 +1,6 @@
+import os
+import stat
+
 import nibabel as nib
 import numpy as np
 import pytest
@@ -164,6 +167,15 @@ def test_failing_write_leaves_no_file(tmp_path, mask2d, monkeypatch):
         write_image(tmp_path / "old.tif", mask2d)
     assert [p.name for p in tmp_path.iterdir()] == ["old.tif"]
     assert (tmp_path / "old.tif").read_bytes() == b"previous"
+
+
+def test_written_files_follow_the_umask(tmp_path, mask2d):
+    old = os.umask(0o022)
+    try:
+        write_image(tmp_path / "m.png", mask2d)
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "m.png").stat().st_mode) == 0o644  # not mkstemp's 0600
 
 
 def test_write_errors(tmp_path, mask2d):

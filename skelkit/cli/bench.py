@@ -32,7 +32,8 @@ def find_harness() -> Path:
 
 @click.command("bench")
 @click.option("--quick", is_flag=True, help="Small subset of inputs (a few minutes).")
-@click.option("--out", type=click.Path(file_okay=False), default=None, help="Folder for the JSON results [bench/results].")
+@click.option("--out", type=click.Path(file_okay=False), default=None,
+              help="Folder for the JSON results [bench/results].")
 @click.option("--docs", type=click.Path(file_okay=False), default=None,
               help="Folder for the report and plots [docs/ for a full run, OUT for --quick].")
 @click.option("--methods", default=None, help="Comma-separated subset, e.g. exact,skimage,menten.")

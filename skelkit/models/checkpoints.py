@@ -37,7 +37,7 @@ def load_state(name: str | None = None, path=None, map_location="cpu") -> dict:
             f"model weights not found: {p} (train them with `skelkit train ...`, or pass weights=PATH)"
         )
     try:
-        return torch.load(p, map_location=map_location, weights_only=False)
+        return torch.load(p, map_location=map_location, weights_only=True)
     except Exception as exc:  # torch raises many types for corrupt files
         raise SkelkitError(f"cannot read model weights {p}: {exc.__class__.__name__}: {exc}") from None
 

@@ -1,0 +1,176 @@
+"""Evaluate Skelite (with and without the topology guard) against exact thinning and baselines.
+
+Data: a held-out synthetic Bezier set (seed 777, never used in training),
+the retinal vessel mask of ``skelkit.data.examples.retina_vessel_mask()``
+(512x512), ``skimage.data.binary_blobs`` (512x512) and a synthetic 3D set.
+Per method and data set: mean |d b_i| (Betti numbers of the output vs the
+input), images whose topology changed, Dice and clDice vs the exact teacher
+(clDice here: each skeleton against the other's 3x3-dilation, i.e. Dice with a
+one-pixel tolerance), thinness (fraction of output pixels that are not
+removable: 1 = as thin as the teacher's criterion), pixels, and CPU time per
+image (1 thread). Also times the sparse and dense Skelite paths on the
+512x512 vessel mask in the same process.
+
+Writes ``bench/results/skelite.json`` and prints a Markdown table.
+
+Usage::
+
+    OMP_NUM_THREADS=1 .venv/bin/python bench/eval_skelite.py [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+import skelkit
+from skelkit.core.simple import removable_points
+from skelkit.core.thinning import thin
+from skelkit.data.augment import thicken
+from skelkit.data.bezier import synth_mask
+from skelkit.io.atomic import atomic_write_text
+from skelkit.metrics.topology import betti_numbers
+from skelkit.models.skelite import load_model
+
+METHODS = {
+    "skelite": dict(method="skelite"),
+    "skelite+guard": dict(method="skelite", guard=True),
+    "exact": dict(method="exact"),
+    "soft": dict(method="soft"),
+    "skimage": dict(method="skimage"),
+}
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def datasets(quick: bool) -> dict:
+    from skimage.data import binary_blobs
+
+    from skelkit.data.examples import retina_vessel_mask
+
+    n2, n3 = (4, 1) if quick else (16, 4)
+    syn2 = [thicken(synth_mask((256, 256), np.random.default_rng([777, i])), i % 3) for i in range(n2)]
+    syn3 = [thicken(synth_mask((96, 96, 96), np.random.default_rng([778, i])), i % 2) for i in range(n3)]
+    blobs = [binary_blobs(512, blob_size_fraction=0.08, volume_fraction=0.35, rng=s) for s in range(1 if quick else 3)]
+    return {"synthetic2d": syn2, "retina_vessels": [retina_vessel_mask(512)], "blobs": blobs, "synthetic3d": syn3}
+
+
+def _dilate(s):
+    from scipy import ndimage
+
+    return ndimage.binary_dilation(s, np.ones((3,) * s.ndim, bool))
+
+
+def metrics(out, mask, ref) -> dict:
+    bo, bi = betti_numbers(out), betti_numbers(mask)
+    inter = np.count_nonzero(out & ref)
+    tprec = np.count_nonzero(out & _dilate(ref)) / max(out.sum(), 1)
+    tsens = np.count_nonzero(ref & _dilate(out)) / max(ref.sum(), 1)
+    return {
+        "dbetti": [abs(a - b) for a, b in zip(bo, bi)],
+        "dice": 2 * inter / max(out.sum() + ref.sum(), 1),
+        "cldice": 2 * tprec * tsens / max(tprec + tsens, 1e-12),
+        "thinness": 1 - removable_points(out).sum() / max(out.sum(), 1),
+        "pixels": int(out.sum()),
+    }
+
+
+def evaluate(data: dict, weights=None) -> dict:
+    """Metrics per (data set, method); ``weights`` maps dim -> weights path (default: shipped)."""
+    rows = {}
+    for name, masks in data.items():
+        methods = {m: dict(kw, **({"weights": weights[masks[0].ndim]} if m.startswith("skelite") and weights
+                                  and weights.get(masks[0].ndim) else {})) for m, kw in METHODS.items()}
+        for meth, kw in methods.items():
+            skelkit.skeletonize(masks[0][:32, :32] if masks[0].ndim == 2 else masks[0][:16, :16, :16], **kw)  # warm-up
+        refs = [thin(m) for m in masks]
+        for meth, kw in methods.items():
+            per, times = [], []
+            for m, ref in zip(masks, refs):
+                t = time.process_time()
+                out = skelkit.skeletonize(m, **kw)
+                times.append(time.process_time() - t)
+                per.append(metrics(out, m, ref))
+            db = np.array([p["dbetti"] for p in per])
+            rows[(name, meth)] = {
+                "data": name, "method": meth, "images": len(masks), "shape": list(masks[0].shape),
+                "mean_abs_dbetti": db.mean(0).round(3).tolist(),
+                "images_topology_changed": int((db.sum(1) > 0).sum()),
+                "dice_vs_exact": round(float(np.mean([p["dice"] for p in per])), 4),
+                "cldice_vs_exact": round(float(np.mean([p["cldice"] for p in per])), 4),
+                "thinness": round(float(np.mean([p["thinness"] for p in per])), 4),
+                "pixels": round(float(np.mean([p["pixels"] for p in per])), 1),
+                "cpu_s_per_image": round(float(np.mean(times)), 4),
+            }
+            print(json.dumps(rows[(name, meth)]), flush=True)
+    return rows
+
+
+def sparse_vs_dense(mask: np.ndarray, repeats: int = 3, weights=None) -> dict:
+    model = load_model(2, weights)
+    x = torch.from_numpy(mask.astype(np.float32))[None, None]
+    res, outs = {}, {}
+    with torch.no_grad():
+        for guard in (False, True):
+            for sparse in (True, False):
+                ts = []
+                for _ in range(repeats):
+                    t = time.process_time()
+                    outs[(guard, sparse)] = model(x, guard=guard, sparse=sparse)
+                    ts.append(time.process_time() - t)
+                res[f"{'guard_' if guard else ''}{'sparse' if sparse else 'dense'}_cpu_s"] = round(min(ts), 4)
+    res["speedup"] = round(res["dense_cpu_s"] / res["sparse_cpu_s"], 2)
+    res["speedup_guard"] = round(res["guard_dense_cpu_s"] / res["guard_sparse_cpu_s"], 2)
+    res["identical_outputs"] = bool(torch.equal(outs[(False, True)], outs[(False, False)])
+                                    and torch.equal(outs[(True, True)], outs[(True, False)]))
+    from skelkit.models.skelite import iters_for
+
+    res["iterations"] = iters_for(mask)
+    res["foreground_fraction"] = round(float(mask.mean()), 4)
+    return res
+
+
+def table(rows: dict) -> str:
+    lines = ["| data | method | mean abs d b_i | topo changed | Dice vs exact | clDice vs exact | thinness | CPU s/img |",
+             "|---|---|---|---|---|---|---|---|"]
+    for r in rows.values():
+        lines.append(f"| {r['data']} ({r['images']}x{'x'.join(map(str, r['shape']))}) | {r['method']} | "
+                     f"{' / '.join(f'{v:g}' for v in r['mean_abs_dbetti'])} | {r['images_topology_changed']} | "
+                     f"{r['dice_vs_exact']:.3f} | {r['cldice_vs_exact']:.3f} | {r['thinness']:.3f} | "
+                     f"{r['cpu_s_per_image']:.3f} |")
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="fewer images (smoke run)")
+    ap.add_argument("--out", default=str(RESULTS / "skelite.json"))
+    ap.add_argument("--weights2d", default=None, help="2D weights file (default: shipped)")
+    ap.add_argument("--weights3d", default=None, help="3D weights file (default: shipped)")
+    args = ap.parse_args(argv)
+    torch.set_num_threads(1)
+    data = datasets(args.quick)
+    weights = {2: args.weights2d, 3: args.weights3d}
+    rows = evaluate(data, weights)
+    speed = sparse_vs_dense(data["retina_vessels"][0], weights=args.weights2d)
+    print(json.dumps({"sparse_vs_dense": speed}))
+    result = {
+        "benchmark": "Skelite vs exact thinning and baselines",
+        "command": "OMP_NUM_THREADS=1 .venv/bin/python bench/eval_skelite.py" + (" --quick" if args.quick else ""),
+        "cpu": platform.processor() or platform.machine(), "torch_threads": 1, "torch": torch.__version__,
+        "timing": "process CPU time (time.process_time), single thread, after a warm-up call",
+        "rows": list(rows.values()), "sparse_vs_dense_retina512": speed,
+    }
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(args.out, json.dumps(result, indent=1) + "\n")
+    print(table(rows))
+    print(f"sparse vs dense on the 512x512 vessel mask: {speed}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,145 @@
+"""Synthetic skeletonization data sets: Bezier masks + exact-thinning teacher targets.
+
+A sample is stored as one ``int16`` "peel" array: 0 for background, ``t`` for
+a pixel the teacher (:func:`skelkit.core.thinning.thin`) deletes in iteration
+``t`` (1-based), and :data:`KEEP` for pixels of the final skeleton. From it,
+
+* the mask is ``peel > 0``,
+* the skeleton is ``peel == KEEP``,
+* the teacher's state after ``n`` iterations is ``peel > n``
+  (:func:`teacher_state`), the per-step targets of Skelite training.
+
+Generating targets is the slow part, so :func:`build_dataset` results are
+meant to be cached (:func:`load_or_build`).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import SkelkitError
+from ..io.atomic import atomic_path
+from .augment import augment, random_crop
+from .bezier import synth_mask
+
+KEEP = np.iinfo(np.int16).max  #: peel value of skeleton pixels
+
+
+def teacher(mask: np.ndarray) -> np.ndarray:
+    """Peel map of a mask under the exact thinning teacher.
+
+    Parameters
+    ----------
+    mask : ndarray of bool, shape (H, W) or (D, H, W)
+
+    Returns
+    -------
+    peel : ndarray of int16, same shape
+        0 background, ``t`` deleted in teacher iteration ``t``, :data:`KEEP`
+        skeleton.
+    """
+    from ..core.thinning import thin
+
+    mask = np.asarray(mask, bool)
+    skel, history = thin(mask, return_history=True)
+    peel = np.where(mask, KEEP, 0).astype(np.int16)
+    prev = mask
+    for t, state in enumerate(history, start=1):
+        state = np.asarray(state, bool)
+        peel[prev & ~state] = t
+        prev = state
+    peel[mask & ~np.asarray(skel, bool) & (peel == KEEP)] = len(history) + 1  # defensive: history shorter than the run
+    return peel
+
+
+def teacher_state(peel, n: int):
+    """Teacher's state after ``n`` iterations (``n = 0``: the mask). Works on numpy arrays and torch tensors."""
+    return peel > n
+
+
+def default_shape(dim: int) -> tuple[int, ...]:
+    """Full synthetic image shape: 256x256 in 2D, 128^3 in 3D."""
+    return (256, 256) if dim == 2 else (128, 128, 128)
+
+
+def sample(dim: int, seed: int, index: int, *, shape=None, max_thicken: int = 3, p_jagged: float = 0.5) -> np.ndarray:
+    """Mask number ``index`` of the set with ``seed`` (augmented); deterministic and order-free."""
+    rng = np.random.default_rng([int(seed), int(index)])
+    m = synth_mask(shape or default_shape(dim), rng)
+    return augment(m, rng, max_thicken=max_thicken, p_jagged=p_jagged)
+
+
+def build_dataset(
+    dim: int,
+    n_images: int,
+    seed: int = 0,
+    *,
+    shape=None,
+    crop=None,
+    crops_per_image: int = 4,
+    max_thicken: int = 3,
+    p_jagged: float = 0.5,
+    progress: bool = False,
+) -> np.ndarray:
+    """Teacher peel maps of synthetic masks (optionally as random crops containing skeleton).
+
+    Parameters
+    ----------
+    dim : {2, 3}
+    n_images : int
+        Number of full synthetic images to generate and thin.
+    seed : int
+        Image ``i`` uses ``numpy.random.default_rng([seed, i])``.
+    shape : tuple of int, optional
+        Full image shape (default :func:`default_shape`).
+    crop : int, optional
+        Crop side; each image yields ``crops_per_image`` crops centred near a
+        skeleton pixel. Targets come from thinning the *full* image, so crops
+        see the structure continue across their border.
+    max_thicken, p_jagged
+        Augmentation, see :func:`skelkit.data.augment.augment`.
+    progress : bool
+        Show a tqdm bar.
+
+    Returns
+    -------
+    peel : ndarray of int16, shape (N, *crop_or_shape)
+    """
+    from tqdm import tqdm
+
+    if dim not in (2, 3):
+        raise SkelkitError(f"dim must be 2 or 3, got {dim}")
+    if n_images < 1:
+        raise SkelkitError(f"n_images must be >= 1, got {n_images}")
+    out = []
+    for i in tqdm(range(n_images), desc=f"teacher {dim}D", disable=not progress, leave=False):
+        peel = teacher(sample(dim, seed, i, shape=shape, max_thicken=max_thicken, p_jagged=p_jagged))
+        if crop is None:
+            out.append(peel)
+            continue
+        rng = np.random.default_rng([int(seed), int(i), 1])
+        for _ in range(crops_per_image):
+            out.append(random_crop(peel == KEEP, (crop,) * dim, rng, peel)[1])
+    return np.stack(out)
+
+
+def load_or_build(path, *, progress: bool = False, **spec) -> np.ndarray:
+    """Load a cached :func:`build_dataset` result from ``path`` (``.npz``) or build and save it.
+
+    The cache is only reused if it was built with the same ``spec``.
+    """
+    path = Path(path)
+    key = json.dumps(spec, sort_keys=True, default=list)
+    if path.is_file():
+        with np.load(path) as z:
+            if str(z["spec"]) == key:
+                return z["peel"]
+    peel = build_dataset(progress=progress, **spec)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as f:
+            np.savez_compressed(f, peel=peel, spec=np.array(key))
+    return peel

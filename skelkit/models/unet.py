@@ -1,0 +1,338 @@
+"""SkelNetOn U-Net: direct skeleton prediction for 2D binary shapes (``method="unet"``).
+
+A U-Net maps a binary shape to a per-pixel skeleton probability; a threshold
+chosen on cross-validation data turns it into the skeleton. Architecture of
+Panichev & Voloshyna [1]_: five encoder blocks (a 3x3 convolution and a
+residual block, then 2x2 max pooling), a bottleneck of two 1x1 convolutions,
+five decoder blocks (transposed convolution, concatenation with the matching
+encoder output, four 3x3 convolutions) and a 1x1 head with a sigmoid.
+
+Train it with ``skelkit train unet``; the shipped weights (``unet.pt``, model
+card ``unet.md``) were trained on the SkelNetOn Pixel training pairs, whose
+256x256 frames the model expects (``resize="pad"``).
+
+References
+----------
+.. [1] Panichev, O., Voloshyna, A. "U-Net Based Convolutional Neural Network
+   for Skeleton Extraction", CVPR Workshops (SkelNetOn), 2019.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..api import Method, register, straight_through
+from ..data.skelneton import dihedral
+from ..errors import SkelkitError
+from .checkpoints import load_state, weights_path
+
+FORMAT = "skelkit-unet-1"
+RESIZE_MODES = ("pad", "bbox")
+BBOX_FILL = 0.86  # long side of the shape's box / frame; the SkelNetOn training median
+
+
+def _conv_bn(cin: int, cout: int, k: int = 3) -> nn.Sequential:
+    return nn.Sequential(nn.Conv2d(cin, cout, k, padding=k // 2, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True))
+
+
+class ResidualBlock(nn.Module):
+    """Two 3x3 conv-BN layers with an identity shortcut, ReLU after the sum."""
+
+    def __init__(self, ch: int):
+        super().__init__()
+        self.body = nn.Sequential(_conv_bn(ch, ch), nn.Conv2d(ch, ch, 3, padding=1, bias=False), nn.BatchNorm2d(ch))
+
+    def forward(self, x):
+        return F.relu(x + self.body(x))
+
+
+class UNet(nn.Module):
+    """The SkelNetOn U-Net; ``forward`` returns logits.
+
+    Parameters
+    ----------
+    width : int
+        Channels of the first encoder block; block ``i`` has ``width * 2**i``
+        and the bottleneck ``width * 2**depth`` (published: 32 -> 512, 1024).
+    depth : int
+        Number of down/upsampling blocks (published: 5). Inputs must have
+        sides divisible by ``2**depth``.
+
+    Notes
+    -----
+    ``forward(x)``: x float tensor (B, 1, H, W) -> logits (B, 1, H, W).
+    """
+
+    def __init__(self, width: int = 32, depth: int = 5):
+        super().__init__()
+        if width < 1 or depth < 1:
+            raise SkelkitError(f"U-Net width and depth must be >= 1, got {width}, {depth}")
+        self.width, self.depth = int(width), int(depth)
+        chs = [width * 2**i for i in range(depth)]
+        self.down = nn.ModuleList(
+            nn.Sequential(_conv_bn(cin, c), ResidualBlock(c)) for cin, c in zip([1] + chs[:-1], chs)
+        )
+        mid = width * 2**depth
+        self.bottleneck = nn.Sequential(nn.Conv2d(chs[-1], mid, 1), nn.ReLU(inplace=True),
+                                        nn.Conv2d(mid, mid, 1), nn.ReLU(inplace=True))
+        ups, convs, cin = [], [], mid
+        for c in reversed(chs):
+            ups.append(nn.ConvTranspose2d(cin, c, 2, stride=2))
+            convs.append(nn.Sequential(_conv_bn(2 * c, c), _conv_bn(c, c), _conv_bn(c, c), _conv_bn(c, c)))
+            cin = c
+        self.up, self.up_convs = nn.ModuleList(ups), nn.ModuleList(convs)
+        self.head = nn.Conv2d(width, 1, 1)
+
+    @property
+    def multiple(self) -> int:
+        return 2**self.depth
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        skips = []
+        for block in self.down:
+            x = block(x)
+            skips.append(x)
+            x = F.max_pool2d(x, 2)
+        x = self.bottleneck(x)
+        for up, convs, skip in zip(self.up, self.up_convs, reversed(skips)):
+            x = convs(torch.cat([up(x), skip], 1))
+        return self.head(x)
+
+
+# ---------------------------------------------------------------- geometry
+def _pad_amounts(n: int, m: int) -> tuple[int, int]:
+    total = max(m, -(-n // m) * m) - n
+    return total // 2, total - total // 2
+
+
+def _run_padded(fn, x: torch.Tensor, multiple: int) -> torch.Tensor:
+    """Zero-pad (B,1,H,W) to multiples of ``multiple``, apply ``fn``, crop back."""
+    h, w = x.shape[-2:]
+    (t, b), (l, r) = _pad_amounts(h, multiple), _pad_amounts(w, multiple)
+    y = fn(F.pad(x, (l, r, t, b)))
+    return y[..., t:t + h, l:l + w]
+
+
+def _run_bbox(fn, x: torch.Tensor, size: int) -> torch.Tensor:
+    """Fit each item's foreground box into a ``size`` frame (aspect kept), apply ``fn``, map back."""
+    out = torch.zeros_like(x)
+    for i in range(x.shape[0]):
+        fg = x[i, 0] > 0.5
+        if not fg.any():
+            continue
+        rows, cols = fg.any(1).nonzero()[:, 0], fg.any(0).nonzero()[:, 0]
+        y0, y1, x0, x1 = int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
+        h, w = y1 - y0, x1 - x0
+        scale = BBOX_FILL * size / max(h, w)
+        nh, nw = max(1, round(h * scale)), max(1, round(w * scale))
+        crop = F.interpolate(x[i:i + 1, :, y0:y1, x0:x1], size=(nh, nw), mode="bilinear",
+                             align_corners=False, antialias=scale < 1)
+        t, l = (size - nh) // 2, (size - nw) // 2
+        canvas = F.pad(crop, (l, size - nw - l, t, size - nh - t))
+        p = fn(canvas)[..., t:t + nh, l:l + nw]
+        out[i:i + 1, :, y0:y1, x0:x1] = F.interpolate(p, size=(h, w), mode="bilinear", align_corners=False)
+    return out
+
+
+# ---------------------------------------------------------------- predictor
+class UNetPredictor(nn.Module):
+    """Trained U-Net member(s) plus the settings needed to use them.
+
+    Parameters
+    ----------
+    members : list of UNet
+        One model, or an ensemble whose probabilities are averaged.
+    thresholds : list of float
+        Binarisation threshold of each member (chosen on CV); the ensemble
+        uses their mean unless ``threshold`` is given.
+    resize : {"pad", "bbox"}
+        Default geometry: zero-pad to a multiple of 32 (what the shipped model
+        expects: shapes drawn at the SkelNetOn scale), or fit the shape's
+        bounding box into a ``size`` frame and map the result back.
+    size : int
+        Frame side for ``resize="bbox"``.
+    """
+
+    def __init__(self, members, thresholds, resize: str = "pad", size: int = 256, threshold: float | None = None,
+                 meta: dict | None = None):
+        super().__init__()
+        if resize not in RESIZE_MODES:
+            raise SkelkitError(f"resize must be one of {RESIZE_MODES}, got {resize!r}")
+        self.members = nn.ModuleList(members)
+        self.thresholds = [float(t) for t in thresholds]
+        self.threshold = float(np.mean(self.thresholds)) if threshold is None else float(threshold)
+        self.resize, self.size, self.meta = resize, int(size), dict(meta or {})
+
+    def _net(self, members, tta: bool):
+        def run(x):
+            ks = range(8) if tta else (0,)
+            acc = 0
+            for k in ks:
+                xk = dihedral(x, k)
+                pk = sum(torch.sigmoid(m(xk)) for m in members) / len(members)
+                acc = acc + dihedral(pk, k, inverse=True)
+            return acc / len(ks)
+        return run
+
+    def proba(self, x: torch.Tensor, ensemble: int | None = None, tta: bool = False,
+              resize: str | None = None) -> torch.Tensor:
+        """Skeleton probabilities of a (B, 1, H, W) float mask tensor, same shape and device."""
+        members = self._select(ensemble)
+        resize = resize or self.resize
+        if resize not in RESIZE_MODES:
+            raise SkelkitError(f"resize must be one of {RESIZE_MODES}, got {resize!r}")
+        fn = self._net(members, tta)
+        multiple = members[0].multiple
+        if resize == "bbox":
+            return _run_bbox(fn, x, self.size)
+        return _run_padded(fn, x, multiple)
+
+    def member_threshold(self, ensemble: int | None, tta: bool = False) -> float:
+        """Threshold for the first ``ensemble`` members: the mean of theirs, or the one picked on CV
+        for the whole ensemble with TTA (``meta["threshold_tta"]``) when that is what is asked for."""
+        n = len(self._select(ensemble))
+        if tta and n == len(self.members) and "threshold_tta" in self.meta:
+            return float(self.meta["threshold_tta"])
+        return self.threshold if n == len(self.members) else float(np.mean(self.thresholds[:n]))
+
+    def _select(self, ensemble):
+        if ensemble is None:
+            return list(self.members)
+        if not 1 <= int(ensemble) <= len(self.members):
+            raise SkelkitError(f"ensemble must be in 1..{len(self.members)} for these weights, got {ensemble}")
+        return list(self.members)[: int(ensemble)]
+
+    def export(self) -> dict:
+        """Checkpoint dict in the shipped-weights format (``FORMAT``)."""
+        m = self.members[0]
+        return {"format": FORMAT, "arch": {"width": m.width, "depth": m.depth},
+                "members": [{k: v.detach().cpu() for k, v in mm.state_dict().items()} for mm in self.members],
+                "thresholds": self.thresholds, "threshold": self.threshold, "resize": self.resize,
+                "size": self.size, "meta": self.meta}
+
+    @classmethod
+    def from_checkpoint(cls, ckpt: dict) -> "UNetPredictor":
+        if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
+            raise SkelkitError(f"not a skelkit U-Net weights file (expected format {FORMAT!r})")
+        members = []
+        for state in ckpt["members"]:
+            m = UNet(**ckpt["arch"])
+            m.load_state_dict(state)
+            members.append(m)
+        return cls(members, ckpt["thresholds"], ckpt.get("resize", "pad"), ckpt.get("size", 256),
+                   ckpt.get("threshold"), ckpt.get("meta"))
+
+
+_CACHE: dict = {}
+
+
+def _resolve(weights) -> Path:
+    """A bare name like ``"unet"`` means shipped weights; anything with a suffix or a folder is a path."""
+    if weights is None:
+        return weights_path("unet")
+    p = Path(weights)
+    return p.resolve() if p.suffix or p.parent != Path(".") else weights_path(str(weights))
+
+
+def load_unet(weights=None, device="cpu") -> UNetPredictor:
+    """Load U-Net weights (a path, a shipped name, or ``None`` for ``"unet"``) onto ``device``, in eval mode.
+
+    Loaded models are cached (one at a time), so repeated calls are cheap.
+
+    Raises
+    ------
+    WeightsNotFoundError
+        The weights file does not exist.
+    """
+    if isinstance(weights, UNetPredictor):
+        return weights  # already loaded: used as is, on its own device
+    p = _resolve(weights)
+    key = (str(p), p.stat().st_mtime_ns if p.exists() else 0, str(device))
+    if key not in _CACHE:
+        pred = UNetPredictor.from_checkpoint(load_state(path=p)).to(device).eval()
+        for prm in pred.parameters():
+            prm.requires_grad_(False)
+        _CACHE.clear()  # one model at a time: they are small but callers rarely switch
+        _CACHE[key] = pred
+    return _CACHE[key]
+
+
+def predict_proba(mask, ensemble: int | None = None, tta: bool = False, *, weights=None,
+                  resize: str | None = None, device="cpu") -> np.ndarray:
+    """Per-pixel skeleton probability of a binary 2D shape.
+
+    Parameters
+    ----------
+    mask : array_like of bool, shape (H, W)
+    ensemble : int, optional
+        Use the first ``ensemble`` members of the weights (default: all).
+    tta : bool
+        Average over the 8 rotations/flips of the input.
+    weights : str or path, optional
+        Weights file or shipped name (default ``"unet"``).
+    resize : {"pad", "bbox"}, optional
+        Geometry (default: the one stored with the weights).
+    device : str or torch.device
+
+    Returns
+    -------
+    proba : ndarray of float32, shape (H, W), values in [0, 1]
+    """
+    from ..validate import as_binary, check_ndim
+
+    m = as_binary(mask, name="mask")
+    check_ndim(m, name="mask", allowed=(2,))
+    pred = load_unet(weights, device)
+    x = torch.from_numpy(m).to(device=device, dtype=torch.float32)[None, None]
+    with torch.no_grad():
+        p = pred.proba(x, ensemble=ensemble, tta=tta, resize=resize)
+    return p[0, 0].cpu().numpy().astype(np.float32)
+
+
+def _thin(hard: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    from skimage.morphology import skeletonize as sk_skeletonize
+
+    return sk_skeletonize(hard & mask)
+
+
+def _skeletonize_numpy(mask: np.ndarray, *, weights=None, threshold: float | None = None, ensemble=None,
+                       tta: bool = False, resize: str | None = None, thin: bool | None = None, device="cpu"):
+    pred = load_unet(weights, device)
+    thr = pred.member_threshold(ensemble, tta) if threshold is None else float(threshold)
+    p = predict_proba(mask, ensemble, tta, weights=pred, resize=resize, device=device)
+    hard = (p > thr) & mask
+    if thin if thin is not None else (resize or pred.resize) == "bbox":
+        hard = _thin(hard, mask)
+    return hard
+
+
+def _skeletonize_torch(x: torch.Tensor, *, weights=None, threshold: float | None = None, ensemble=None,
+                       tta: bool = False, resize: str | None = None, thin: bool | None = None):
+    if x.ndim != 4:
+        raise SkelkitError(f"unet is 2D only: expected a (B, 1, H, W) tensor, got shape {tuple(x.shape)}")
+    pred = load_unet(weights, x.device)
+    xf = x if x.is_floating_point() else x.float()
+    thr = pred.member_threshold(ensemble, tta) if threshold is None else float(threshold)
+    p = pred.proba(xf, ensemble=ensemble, tta=tta, resize=resize)
+    hard = ((p > thr) & (xf > 0.5)).to(p.dtype)
+    if thin if thin is not None else (resize or pred.resize) == "bbox":
+        masks = (xf.detach() > 0.5).cpu().numpy()[:, 0]
+        thinned = np.stack([_thin(h, mk) for h, mk in zip(hard.detach().cpu().numpy()[:, 0] > 0, masks)])
+        hard = torch.from_numpy(thinned[:, None]).to(device=p.device, dtype=p.dtype)
+    if not x.is_floating_point():
+        return hard.detach()
+    return straight_through(p, hard)
+
+
+register(Method(
+    name="unet",
+    numpy_fn=_skeletonize_numpy,
+    torch_fn=_skeletonize_torch,
+    dims=(2,),
+    doc="SkelNetOn U-Net (Panichev & Voloshyna 2019): learned skeleton probability, thresholded.",
+))

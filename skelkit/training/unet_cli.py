@@ -1,0 +1,50 @@
+"""`skelkit train unet`: train the SkelNetOn U-Net on the SkelNetOn Pixel training pairs."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from ..errors import SkelkitError
+
+_LOSSES = ["wfocal", "bce", "wbce", "dice", "jaccard", "focal"]
+
+
+@click.command("unet")
+@click.option("--data", type=click.Path(file_okay=False), default=None,
+              help="SkelNetOn train folder with shapes/ and skeletons/ "
+                   "(default: $SKELKIT_SKELNETON or ../shared/data/skelneton/train).")
+@click.option("--out", required=True, type=click.Path(file_okay=False), help="Output folder (checkpoints, unet.pt).")
+@click.option("--config", "config", type=click.Choice(["cpu", "gpu"]), default="cpu", show_default=True,
+              help="Preset: cpu (width 8, 1 thread) or gpu (published width 32, CUDA, AMP).")
+@click.option("--width", type=int, default=None, help="Channels of the first block (overrides the preset).")
+@click.option("--epochs", type=int, default=None, help="Maximum epochs per model.")
+@click.option("--loss", type=click.Choice(_LOSSES), default="wfocal", show_default=True)
+@click.option("--ensemble", type=int, default=1, show_default=True, help="Models trained on different subsets.")
+@click.option("--resume", is_flag=True, help="Continue from the checkpoints in --out.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the split, init and batches.")
+@click.option("--holdout-classes", default="", help="Comma-separated classes kept out of training, e.g. Bone,fish.")
+@click.option("--batch-size", type=int, default=None)
+@click.option("--lr", type=float, default=None)
+@click.option("--max-minutes", type=float, default=None, help="Wall-time budget per model.")
+@click.option("--max-train", type=int, default=None, help="Train on this many samples only (quick runs).")
+def command(data, out, config, width, epochs, loss, ensemble, resume, seed, holdout_classes, batch_size, lr,
+            max_minutes, max_train):
+    """Train the SkelNetOn U-Net (Panichev & Voloshyna 2019) and write OUT/unet.pt."""
+    from ..data.skelneton import default_root
+    from .unet import make_config, train_unet
+
+    root = data or default_root()
+    if root is None:
+        raise SkelkitError("no SkelNetOn data: pass --data DIR or set $SKELKIT_SKELNETON")
+    for name, v in (("--width", width), ("--epochs", epochs), ("--ensemble", ensemble), ("--batch-size", batch_size)):
+        if v is not None and v < 1:
+            raise SkelkitError(f"{name} must be >= 1, got {v}")
+    holdout = tuple(c for c in holdout_classes.split(",") if c)
+    cfg = make_config(config, width=width, epochs=epochs, loss=loss, ensemble=ensemble, seed=seed,
+                      holdout_classes=holdout, batch_size=batch_size, lr=lr, max_minutes=max_minutes,
+                      max_train=max_train)
+    path = train_unet(root, out, cfg, resume=resume, progress=sys.stderr.isatty(),
+                      log=lambda s: click.echo(s, err=True))
+    click.echo(str(path))
