@@ -201,3 +201,26 @@ def test_split_suffix():
     assert formats.split_suffix("case.001.nii.gz") == ("case.001", ".nii.gz")
     assert formats.split_suffix("A.TIF") == ("A", ".TIF")
     assert formats.split_suffix("vol.zarr") == ("vol", ".zarr")
+
+
+def test_atomic_dir_swaps_whole_folders(tmp_path):
+    from skelkit.io.atomic import atomic_dir
+
+    target = tmp_path / "out.zarr"
+    target.mkdir()
+    (target / "old").write_text("previous")
+    with pytest.raises(RuntimeError):
+        with atomic_dir(target) as tmp:
+            (tmp / "new").write_text("half")
+            raise RuntimeError("crash mid-write")
+    assert [p.name for p in tmp_path.iterdir()] == ["out.zarr"]
+    assert [p.name for p in target.iterdir()] == ["old"]
+    old = os.umask(0o022)
+    try:
+        with atomic_dir(target) as tmp:
+            (tmp / "new").write_text("done")
+    finally:
+        os.umask(old)
+    assert [p.name for p in tmp_path.iterdir()] == ["out.zarr"]
+    assert [p.name for p in target.iterdir()] == ["new"]
+    assert stat.S_IMODE(target.stat().st_mode) == 0o755  # not mkdtemp's 0700

@@ -12,12 +12,13 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import SkelkitError
+from ..io.atomic import atomic_dir
 from .inputs import TIFF_SUFFIXES, as_mask, on_disk, open_source
 from .plans import make_plan
 from .rounds import grid_chunks, halo_depth, neighbourhood, round_depths
 from .tasks import overlap_round, step, store_round
 from .scheduler import executor
-from .store import atomic_dir, create_bool_array, scratch_dir
+from .store import create_bool_array, scratch_dir
 
 _NOT_ZARR = TIFF_SUFFIXES + (".npy", ".npz", ".png", ".nii", ".gz", ".h5", ".hdf5")
 

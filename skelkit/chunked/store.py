@@ -1,47 +1,16 @@
-"""Zarr stores for outputs and intermediate rounds, written atomically.
+"""Zarr stores for outputs and intermediate rounds.
 
-A Zarr array is a folder, which :func:`skelkit.io.atomic.atomic_path` (made for
-single files) cannot rename over an existing output; :func:`atomic_dir` does the
-same job for folders: build in a hidden sibling, then swap it in.
+Outputs are built in a hidden sibling folder and swapped in
+(:func:`skelkit.io.atomic.atomic_dir`); scratch folders are always removed.
 """
 
 from __future__ import annotations
 
 import contextlib
-import os
-import shutil
 import tempfile
 from pathlib import Path
 
-
-from ..errors import SkelkitError
-
-
-@contextlib.contextmanager
-def atomic_dir(path):
-    """Yield a fresh temporary folder beside ``path``; move it onto ``path`` on success.
-
-    An existing ``path`` (file or folder) is replaced only once the new one is
-    complete; on error the temporary folder is removed and ``path`` is untouched.
-    """
-    path = Path(path)
-    folder = path.parent if str(path.parent) else Path(".")
-    if not folder.is_dir():
-        raise SkelkitError(f"output folder does not exist: {folder}")
-    if not os.access(folder, os.W_OK):
-        raise SkelkitError(f"output folder is not writable: {folder}")
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder))
-    try:
-        yield tmp
-        old = None
-        if path.exists() or path.is_symlink():
-            old = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".old", dir=folder)) / "x"
-            os.replace(path, old)
-        os.replace(tmp, path)
-        if old is not None:
-            _remove(old.parent)
-    finally:
-        _remove(tmp)
+from ..io.atomic import remove_tree
 
 
 @contextlib.contextmanager
@@ -52,7 +21,7 @@ def scratch_dir(near=None):
     try:
         yield tmp
     finally:
-        _remove(tmp)
+        remove_tree(tmp)
 
 
 def create_bool_array(path, shape, chunk_shape):
@@ -64,8 +33,3 @@ def create_bool_array(path, shape, chunk_shape):
     )
 
 
-def _remove(p: Path) -> None:
-    if p.is_dir() and not p.is_symlink():
-        shutil.rmtree(p, ignore_errors=True)
-    elif p.exists() or p.is_symlink():
-        p.unlink()
