@@ -155,7 +155,6 @@ class SkeliteNet(nn.Module):
             [sum(d * s for d, s in zip(o, strides)) for o in itertools.product((-1, 0, 1), repeat=self.dim)],
             device=x.device,
         )
-        taps = torch.arange(len(offs), device=x.device)
         # index map over the padded grid: row of the previous layer's compact features (last row = zeros)
         b = x.shape[0]
         feats = torch.cat([x.movedim(1, -1).reshape(-1, x.shape[1]), x.new_zeros(1, x.shape[1])])
@@ -166,24 +165,46 @@ class SkeliteNet(nn.Module):
         for i, conv in enumerate(self.convs):
             centres = flat_inner[need[i][:, 0]]
             rows = grid.reshape(-1).index_select(0, (centres[:, None] + offs[None, :]).reshape(-1))  # (n * 3^dim,)
-            cin, cout, k = conv.in_channels, conv.out_channels, len(offs)
-            if cout < cin:
-                # narrow output: multiply every input row by every tap first, then gather cout-wide rows
-                w = conv.weight.reshape(cout, cin, k).permute(1, 2, 0).reshape(cin, k * cout)
-                prod = (feats @ w).reshape(-1, cout)
-                out = prod.index_select(0, (rows.reshape(-1, k) * k + taps).reshape(-1)).reshape(-1, k, cout).sum(1)
-                out = out + conv.bias
-            else:  # im2col on the gathered neighbourhoods
-                w = conv.weight.movedim(1, -1).reshape(cout, k * cin)  # tap-major, like the gather
-                out = torch.addmm(conv.bias, feats.index_select(0, rows).reshape(len(centres), k * cin), w.t())
-            if i < _N_CONV - 1:
-                out = F.relu(out)
-            feats = torch.cat([out, out.new_zeros(1, cout)])
+            feats = conv_rows(conv, feats, rows, relu=i < _N_CONV - 1)
             grid = torch.full_like(grid, feats.shape[0] - 1)
             grid.reshape(-1)[centres] = torch.arange(len(centres), device=x.device)
         logits = x.new_zeros((b,) + tuple(spatial))
         logits = logits.masked_scatter(need[-1][:, 0], feats[:-1, 0])
         return logits[:, None]
+
+
+def conv_rows(conv, feats: torch.Tensor, rows: torch.Tensor, relu: bool) -> torch.Tensor:
+    """One 3x3 (3x3x3) convolution evaluated at gathered positions.
+
+    Parameters
+    ----------
+    conv : nn.Conv2d or nn.Conv3d
+    feats : torch.Tensor, shape (n_in + 1, cin)
+        The previous layer's values at its positions; the last row is zeros
+        (what out-of-image neighbours read, as the dense zero padding).
+    rows : torch.Tensor of int64, shape (n_out * 3^dim,)
+        For each output position, the rows of its neighbours in ``feats``,
+        in ``itertools.product((-1, 0, 1), repeat=dim)`` order.
+
+    Returns
+    -------
+    out : torch.Tensor, shape (n_out + 1, cout), last row zeros
+    """
+    cin, cout = conv.in_channels, conv.out_channels
+    k = conv.weight[0, 0].numel()
+    if cout < cin:
+        # narrow output: multiply every input row by every tap first, then gather cout-wide rows
+        w = conv.weight.reshape(cout, cin, k).permute(1, 2, 0).reshape(cin, k * cout)
+        prod = (feats @ w).reshape(-1, cout)
+        taps = torch.arange(k, device=feats.device)
+        out = prod.index_select(0, (rows.reshape(-1, k) * k + taps).reshape(-1)).reshape(-1, k, cout).sum(1)
+        out = out + conv.bias
+    else:  # im2col on the gathered neighbourhoods
+        w = conv.weight.movedim(1, -1).reshape(cout, k * cin)  # tap-major, like the gather
+        out = torch.addmm(conv.bias, feats.index_select(0, rows).reshape(-1, k * cin), w.t())
+    if relu:
+        out = F.relu(out)
+    return torch.cat([out, out.new_zeros(1, cout)])
 
 
 class Skelite(nn.Module):
@@ -308,17 +329,38 @@ def _guarded(cand: torch.Tensor, alive: torch.Tensor) -> torch.Tensor:
     padded = tuple(n + 2 for n in spatial)
     flat = F.pad(alive[:, 0].to(torch.uint8), (1, 1) * nd).reshape(-1)  # outside is background, as in simple
     strides = [int(np.prod(padded[a + 1 :])) for a in range(nd)]
+    sub_id = torch.from_numpy(simple.subfield_ids(spatial)).to(dev)
+    inner = (slice(None),) + tuple(slice(1, -1) for _ in spatial)
+    index = torch.arange(flat.numel(), device=dev).reshape((alive.shape[0],) + padded)[inner]
+    sel = (cand & alive)[:, 0]
+    guard_delete(flat, index[sel], sub_id.expand(sel.shape)[sel], strides)
+    return alive & (flat.reshape((alive.shape[0],) + padded)[inner] == 0)[:, None]
+
+
+def guard_delete(flat: torch.Tensor, pending: torch.Tensor, pending_sub: torch.Tensor, strides) -> None:
+    """The guard's sweeps on a flat, zero-padded 0/1 image (see :func:`_guarded`).
+
+    Parameters
+    ----------
+    flat : torch.Tensor of uint8, shape (N,)
+        The image (batch included), padded by one background pixel on every
+        spatial side and flattened; accepted deletions are written into it.
+    pending : torch.Tensor of int64
+        Flat indices of the candidates (all foreground).
+    pending_sub : torch.Tensor
+        Subfield id of each candidate (:func:`skelkit.core.simple.subfield_ids`).
+    strides : list of int
+        Flat strides of the spatial axes.
+    """
+    from ..core import simple
+
+    nd = len(strides)
+    dev = flat.device
     offsets = simple.OFFSETS_2D if nd == 2 else simple.OFFSETS_3D
     nb_off = torch.tensor(offsets @ np.array(strides), device=dev)
     bits = torch.arange(len(offsets), device=dev)
     directions = [d * st for st in strides for d in (-1, 1)]
-    sub_id = torch.stack(simple.subfield_masks(spatial, dev)).to(torch.uint8).argmax(0)
     n_sub = 1 << nd
-    inner = (slice(None),) + tuple(slice(1, -1) for _ in spatial)
-    index = torch.arange(flat.numel(), device=dev).reshape((alive.shape[0],) + padded)[inner]
-    sel = (cand & alive)[:, 0]
-    pending = index[sel]
-    pending_sub = sub_id.expand(sel.shape)[sel]
     lut2d = torch.from_numpy(simple.deletable_lut_2d().copy()).to(dev) if nd == 2 else None
 
     def deletable(idx):
@@ -341,7 +383,6 @@ def _guarded(cand: torch.Tensor, alive: torch.Tensor) -> torch.Tensor:
             pending, pending_sub = pending[keep], pending_sub[keep]
         if len(pending) == n_before or len(pending) == 0:
             break
-    return alive & (flat.reshape((alive.shape[0],) + padded)[inner] == 0)[:, None]
 
 
 # --------------------------------------------------------------------------- API
@@ -378,24 +419,38 @@ def load_model(dim: int, weights=None, device="cpu", dtype=torch.float32) -> Ske
 
 
 def skelite_numpy(mask: np.ndarray, *, guard=False, iters=None, weights=None, sparse=True) -> np.ndarray:
-    """Skelite skeleton of a bool array (shipped weights for its dimensionality)."""
+    """Skelite skeleton of a bool array (shipped weights for its dimensionality).
+
+    ``sparse=True`` (default) computes band by band
+    (:func:`skelkit.models.skelite_bands.skeletonize_bands`); ``False`` runs
+    the dense reference loop. Both give the same result.
+    """
     model = load_model(mask.ndim, weights)
+    if sparse:
+        from .skelite_bands import skeletonize_bands
+
+        return skeletonize_bands(model, torch.from_numpy(np.ascontiguousarray(mask, bool))[None, None], iters, guard)[0, 0].numpy()
     x = torch.from_numpy(np.ascontiguousarray(mask, dtype=np.float32))[None, None]
     with torch.no_grad():
-        out = model(x, iters, guard=guard, sparse=sparse)
+        out = model(x, iters, guard=guard, sparse=False)
     return out[0, 0].numpy() > 0.5
 
 
 def skelite_torch(x, *, guard=False, iters=None, weights=None, sparse=None):
     """Skelite skeleton of a (B, 1, ...) tensor; differentiable, on ``x``'s device and dtype.
 
-    ``sparse`` defaults to True when no gradient is needed and to the dense
-    path otherwise.
+    ``sparse`` defaults to True when no gradient is needed (then computed band
+    by band, without autograd) and to the dense path otherwise.
     """
     dtype = x.dtype if x.is_floating_point() else torch.float32
     model = load_model(x.ndim - 2, weights, x.device, dtype)
+    needs_grad = torch.is_grad_enabled() and x.requires_grad
     if sparse is None:
-        sparse = not (torch.is_grad_enabled() and x.requires_grad)
+        sparse = not needs_grad
+    if sparse and not needs_grad:
+        from .skelite_bands import skeletonize_bands
+
+        return skeletonize_bands(model, x.detach() > 0.5, iters, guard).to(dtype)
     return model(x.to(dtype), iters, guard=guard, sparse=sparse)
 
 

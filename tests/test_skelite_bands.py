@@ -1,0 +1,86 @@
+"""Band-by-band Skelite inference equals the reference loop."""
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+
+import skelkit
+from skelkit.core.morphology import erode_cross
+from skelkit.data.augment import thicken
+from skelkit.data.bezier import synth_mask
+from skelkit.models.checkpoints import weights_path
+from skelkit.models.skelite import Skelite, load_model
+from skelkit.models.skelite_bands import city_block_depth, depth_by_erosion, skeletonize_bands
+
+torch.set_num_threads(1)
+
+
+def _model(dim, seed, bias=0.0):
+    torch.manual_seed(seed)
+    m = Skelite(dim).eval().requires_grad_(False)
+    m.g.convs[-1].bias.add_(bias)  # keeps logits off 0.5 so float rounding cannot flip a decision
+    return m
+
+
+def _reference(m, x, iters=None, guard=False):
+    with torch.no_grad():
+        return m(x.float(), iters, guard=guard) > 0.5
+
+
+@settings(max_examples=40, deadline=None)
+@given(arrays(bool, st.tuples(st.integers(1, 3), st.just(1), st.integers(1, 14), st.integers(1, 14))))
+def test_depth_levels_are_the_erosions(x):
+    x = torch.from_numpy(x)
+    d, level = city_block_depth(x), x.float()
+    assert torch.equal(d, depth_by_erosion(x))  # the accelerator path
+    for j in range(sum(x.shape[2:]) + 2):  # an item with no background never erodes: depth is that bound
+        assert torch.equal(level[:, 0] > 0, d > j)
+        level = erode_cross(level)
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    x=arrays(bool, st.tuples(st.integers(1, 2), st.just(1), st.integers(1, 24), st.integers(1, 24)),
+             elements=st.booleans()),
+    seed=st.integers(0, 3),
+    guard=st.booleans(),
+    iters=st.sampled_from([None, 1, 2]),
+)
+def test_equals_reference_2d_random(x, seed, guard, iters):
+    m = _model(2, seed, bias=0.37)
+    x = torch.from_numpy(x)
+    assert torch.equal(skeletonize_bands(m, x, iters, guard), _reference(m, x, iters, guard))
+
+
+@pytest.mark.parametrize("guard", [False, True])
+@pytest.mark.parametrize("dim,shape,thick", [(2, (80, 70), 2), (2, (64, 64), 4), (3, (24, 20, 22), 1)])
+def test_equals_reference_on_structures(dim, shape, thick, guard):
+    models = [_model(dim, 1, bias=0.37)]
+    if weights_path(f"skelite{dim}d").is_file():
+        models.append(load_model(dim))
+    x = torch.stack([torch.from_numpy(thicken(synth_mask(shape, np.random.default_rng(s)), thick)) for s in range(2)])[:, None]
+    for m in models:
+        assert torch.equal(skeletonize_bands(m, x, None, guard), _reference(m, x, None, guard))
+
+
+def test_edge_cases():
+    m = _model(2, 0)
+    for x in (torch.zeros(1, 1, 5, 6, dtype=torch.bool), torch.ones(2, 1, 5, 6, dtype=torch.bool)):
+        assert torch.equal(skeletonize_bands(m, x), _reference(m, x))
+        assert torch.equal(skeletonize_bands(m, x), x)  # nothing to peel: all background or no border
+
+
+def test_api_uses_it_and_keeps_tensor_type():
+    if not weights_path("skelite2d").is_file():
+        pytest.skip("no shipped weights")
+    mask = thicken(synth_mask((64, 64), np.random.default_rng(3)), 2)
+    ref = _reference(load_model(2), torch.from_numpy(mask)[None, None])[0, 0].numpy()
+    np.testing.assert_array_equal(skelkit.skeletonize(mask, method="skelite"), ref)
+    np.testing.assert_array_equal(skelkit.skeletonize(mask, method="skelite", sparse=False), ref)
+    t = torch.from_numpy(mask.astype(np.float64))[None, None]
+    out = skelkit.skeletonize(t, method="skelite")
+    assert out.dtype == torch.float64 and out.shape == t.shape
+    np.testing.assert_array_equal(out[0, 0].numpy() > 0.5, ref)
