@@ -13,6 +13,7 @@ from skelkit.data.augment import thicken
 from skelkit.data.bezier import synth_mask
 from skelkit.models.checkpoints import weights_path
 from skelkit.models.skelite import Skelite, load_model
+from skelkit.models import skelite_bands
 from skelkit.models.skelite_bands import city_block_depth, depth_by_erosion, skeletonize_bands
 
 torch.set_num_threads(1)
@@ -55,9 +56,12 @@ def test_equals_reference_2d_random(x, seed, guard, iters):
     assert torch.equal(skeletonize_bands(m, x, iters, guard), _reference(m, x, iters, guard))
 
 
+@pytest.mark.parametrize("slab", [None, 37])
 @pytest.mark.parametrize("guard", [False, True])
 @pytest.mark.parametrize("dim,shape,thick", [(2, (80, 70), 2), (2, (64, 64), 4), (3, (24, 20, 22), 1)])
-def test_equals_reference_on_structures(dim, shape, thick, guard):
+def test_equals_reference_on_structures(dim, shape, thick, guard, slab, monkeypatch):
+    if slab is not None:  # band evaluated in many small slabs, each with its own halo
+        monkeypatch.setitem(skelite_bands._SLAB, dim, slab)
     models = [_model(dim, 1, bias=0.37)]
     if weights_path(f"skelite{dim}d").is_file():
         models.append(load_model(dim))

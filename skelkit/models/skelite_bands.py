@@ -97,6 +97,24 @@ class _Lookup:
         return torch.where(r < 0, len(prev), r)
 
 
+#: Band pixels evaluated together: caps the gathered features at a few hundred MB.
+_SLAB = {2: 1 << 16, 3: 1 << 13}
+
+
+def _logits(g, band, k, depth, alive, offs, inside, lookup, dtype) -> torch.Tensor:
+    """Logits of ``g`` at the flat positions ``band`` in iteration ``k``."""
+    need = [band]
+    for _ in range(_N_CONV):
+        need.append(lookup.dilate(need[-1], offs, inside))
+    need = need[::-1]  # need[0]: input positions, need[l]: where layer l is evaluated
+    d0 = depth[need[0]]
+    feats = torch.stack([(d0 > 2 * k) & (d0 <= 2 * k + 2), d0 > 2 * k, alive[need[0]] > 0], 1).to(dtype)
+    feats = torch.cat([feats, feats.new_zeros(1, 3)])
+    for i, conv in enumerate(g.convs):
+        feats = conv_rows(conv, feats, lookup.rows(need[i + 1], need[i], offs), relu=i < _N_CONV - 1)
+    return feats[:-1, 0]
+
+
 @torch.no_grad()
 def skeletonize_bands(model: Skelite, x: torch.Tensor, iters: int | None = None, guard: bool = False) -> torch.Tensor:
     """Hard Skelite skeleton of a batch, computed band by band (no gradients).
@@ -135,17 +153,12 @@ def skeletonize_bands(model: Skelite, x: torch.Tensor, iters: int | None = None,
         lo, hi = torch.searchsorted(level, torch.tensor([2 * k + 1, 2 * k + 3], device=dev)).tolist()
         if lo == hi:  # empty band: C is empty (or has no background and never erodes)
             break
-        need = [fg[lo:hi]]
-        for _ in range(_N_CONV):
-            need.append(lookup.dilate(need[-1], offs, inside))
-        need = need[::-1]  # need[0]: input positions, need[l]: where layer l is evaluated
-        d0 = depth[need[0]]
-        feats = torch.stack([(d0 > 2 * k) & (d0 <= 2 * k + 2), d0 > 2 * k, alive[need[0]] > 0], 1).to(dtype)
-        feats = torch.cat([feats, feats.new_zeros(1, 3)])
-        for i, conv in enumerate(model.g.convs):
-            feats = conv_rows(conv, feats, lookup.rows(need[i + 1], need[i], offs), relu=i < _N_CONV - 1)
-        band = need[-1]
-        cand = band[torch.sigmoid(feats[:-1, 0]) > 0.5]
+        # Slabs of the band (sorted flat order) bound the memory of the gathered
+        # features; each slab recomputes a thin halo, the logits are the same.
+        band = torch.sort(fg[lo:hi]).values
+        logits = torch.cat([_logits(model.g, part, k, depth, alive, offs, inside, lookup, dtype)
+                            for part in band.split(_SLAB[nd])])
+        cand = band[torch.sigmoid(logits) > 0.5]
         if guard:
             guard_delete(alive, cand, sub[cand], strides)
         else:
