@@ -190,18 +190,23 @@ def command(inputs, out_dir, method, threshold, fmt, overlay, max_iter, guard, e
         for p in inputs:
             if not p.exists():
                 raise SkelkitError(f"file not found: {p}")
+    created = not out_dir.exists()
     _prepare_out_dir(out_dir)
     failed = []
-    for path, outs in tqdm(plan, desc="skeletonize", unit="file", disable=None):
-        try:
-            if _is_zarr(path):
-                _run_zarr(path, outs, method, threshold, kw, chunked_kw)
-            else:
-                _run_file(path, outs, method, threshold, kw, prob_kw)
-        except SkelkitError as exc:
-            if not keep_going:
-                raise
-            failed.append((path, _with_name(path, exc)))
+    try:
+        for path, outs in tqdm(plan, desc="skeletonize", unit="file", disable=None):
+            try:
+                if _is_zarr(path):
+                    _run_zarr(path, outs, method, threshold, kw, chunked_kw)
+                else:
+                    _run_file(path, outs, method, threshold, kw, prob_kw)
+            except SkelkitError as exc:
+                if not keep_going:
+                    raise
+                failed.append((path, _with_name(path, exc)))
+    finally:
+        if created and not any(out_dir.iterdir()):  # a failed run leaves no empty folder behind
+            out_dir.rmdir()
     done = len(plan) - len(failed)
     click.echo(f"skelkit: wrote {done} skeleton{'s' * (done != 1)} ({method}) to {out_dir}", err=True)
     if failed:
