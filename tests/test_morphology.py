@@ -24,12 +24,15 @@ def maps(draw):
 @given(maps())
 def test_erode_and_dilate_match_scipy(a):
     x = torch.from_numpy(a)[None, None]
+    xg = x.clone().requires_grad_(True)  # the pooling path, used when autograd records
     cross = ndimage.generate_binary_structure(a.ndim, 1)
     # outside the image never wins: +inf padding for erosion, -inf for dilation
     want_e = ndimage.grey_erosion(a, footprint=cross, mode="constant", cval=np.inf)
     want_d = ndimage.grey_dilation(a, size=(3,) * a.ndim, mode="constant", cval=-np.inf)
     np.testing.assert_array_equal(erode_cross(x)[0, 0].numpy(), want_e)
     np.testing.assert_array_equal(dilate_square(x)[0, 0].numpy(), want_d)
+    np.testing.assert_array_equal(erode_cross(xg)[0, 0].detach().numpy(), want_e)
+    np.testing.assert_array_equal(dilate_square(xg)[0, 0].detach().numpy(), want_d)
 
 
 def test_gradients_are_subgradients():

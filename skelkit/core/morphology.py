@@ -2,13 +2,35 @@
 
 Works on hard {0, 1} and soft [0, 1] maps alike, on any device, and is
 differentiable (sub-gradients of min/max), which the soft skeleton, Skelite and
-the clDice loss rely on. Built from shifted element-wise min/max rather than
-``max_pool``: the same values, 5-7x faster on CPU for one-channel maps.
+the clDice loss rely on.
+
+Two evaluations give the same values: ``max_pool`` when autograd records (its
+backward is 2-3x cheaper than that of the shifted form below), and shifted
+element-wise min/max otherwise (5-7x faster forward on CPU for one-channel
+maps).
 """
 
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
+
+
+def _records(x: torch.Tensor) -> bool:
+    return x.requires_grad and torch.is_grad_enabled()
+
+
+def _pool_max(x: torch.Tensor, kernel) -> torch.Tensor:
+    pad = tuple(k // 2 for k in kernel)
+    if x.ndim == 4:
+        return F.max_pool2d(x, kernel, stride=1, padding=pad)
+    return F.max_pool3d(x, kernel, stride=1, padding=pad)
+
+
+def _axis_kernels(ndim: int):
+    """One 3-long kernel per spatial axis: their min is the cross (4/6-neighbour) erosion."""
+    n = ndim - 2
+    return [tuple(3 if a == i else 1 for a in range(n)) for i in range(n)]
 
 
 def _extreme3(x: torch.Tensor, axis: int, op) -> torch.Tensor:
@@ -28,10 +50,12 @@ def _extreme3(x: torch.Tensor, axis: int, op) -> torch.Tensor:
 def erode_cross(x: torch.Tensor) -> torch.Tensor:
     """Erosion by the cross-shaped structuring element (4-neighbourhood in 2D, 6 in 3D).
 
-    Outside the image counts as foreground, so the border does not erode
-    shapes that leave the image; this matches the clDice reference behaviour
-    (min-pooling with infinite padding).
+    Outside the image counts as foreground (min-pooling with infinite
+    padding), so the border does not erode shapes that leave the image; this
+    matches the clDice reference behaviour.
     """
+    if _records(x):
+        return torch.stack([-_pool_max(-x, k) for k in _axis_kernels(x.ndim)]).amin(0)
     out = None
     for axis in range(2, x.ndim):
         e = _extreme3(x, axis, torch.minimum)
@@ -40,8 +64,10 @@ def erode_cross(x: torch.Tensor) -> torch.Tensor:
 
 
 def dilate_square(x: torch.Tensor) -> torch.Tensor:
-    """Dilation by the full 3x3 (3x3x3) square (separable: one pass per axis)."""
-    for axis in range(2, x.ndim):
+    """Dilation by the full 3x3 (3x3x3) square."""
+    if _records(x):
+        return _pool_max(x, (3,) * (x.ndim - 2))
+    for axis in range(2, x.ndim):  # separable: one pass per axis
         x = _extreme3(x, axis, torch.maximum)
     return x
 
