@@ -71,15 +71,15 @@ def test_augmentation_keeps_skeletons_one_pixel(seed):
             y, x, r = rng.integers(4, 20, 3)
             yy, xx = np.ogrid[:24, :24]
             shape[i] |= (yy - y) ** 2 + (xx - x) ** 2 <= (r % 6 + 1) ** 2
+    # Zhang's thinning can leave a 2x2 block on tiny shapes; augmentation must keep whatever it has.
     skel = np.stack([sk_skeletonize(s) for s in shape])
-    assert not any(_has_block(k) for k in skel)
     xs, ys = _augment(shape, skel, rng)
     for x, y, s0, k0 in zip(xs, ys, shape, skel):
         # each augmented pair is one symmetry applied to both images
         ks = [k for k in range(8) if np.array_equal(dihedral(s0, k), x) and np.array_equal(dihedral(k0, k), y)]
         assert ks
-        # still 1-pixel thin: same pixels, same 8-neighbour counts, no 2x2 block
-        assert y.sum() == k0.sum() and not _has_block(y)
+        # same pixels, same 8-neighbour counts, same number of 2x2 blocks: no new thickness
+        assert y.sum() == k0.sum() and _blocks(y) == _blocks(k0)
         assert np.array_equal(np.sort(_neighbours(y)[y]), np.sort(_neighbours(k0)[k0]))
         assert np.array_equal(dihedral(y, ks[0], inverse=True), k0)
 
@@ -90,8 +90,8 @@ def _neighbours(s):
     return convolve(s.astype(int), np.ones((3, 3), int), mode="constant") - s
 
 
-def _has_block(s):
-    return bool((s[:-1, :-1] & s[1:, :-1] & s[:-1, 1:] & s[1:, 1:]).any())
+def _blocks(s):
+    return int((s[:-1, :-1] & s[1:, :-1] & s[:-1, 1:] & s[1:, 1:]).sum())
 
 
 def test_one_training_step_lowers_loss():
