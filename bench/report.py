@@ -89,7 +89,7 @@ def _ratio_target(idx, fast: str, slow: str, case: str, want: float, budget: flo
     if _ok(rs):
         ratio = rs["time_s"] / rf["time_s"]
         return {**t, "status": "PASS" if ratio >= want else "FAIL", "ratio": ratio,
-                "detail": f"{slow} {_fmt_t(rs['time_s'])} / {fast} {_fmt_t(rf['time_s'])} = {ratio:.0f}x"}
+                "detail": f"{slow} {_fmt_t(rs['time_s'])} / {fast} {_fmt_t(rf['time_s'])} = {ratio:.2g}x"}
     if rs is not None and rs.get("over_budget"):
         ratio = budget / rf["time_s"]
         return {**t, "status": "PASS" if ratio >= want else "N/A", "ratio": ratio, "lower_bound": True,

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from skelkit.core.thinning import thin
+from skelkit.core.thinning import depth_stages, thin
 from skelkit.data.augment import augment, crop_origin, jagged, random_crop, thicken
 from skelkit.data.bezier import bezier, synth_mask
 from skelkit.data.synth import KEEP, build_dataset, teacher, teacher_state
@@ -87,7 +87,7 @@ def test_augment_is_seeded():
 def test_teacher_peel_map_matches_history():
     m = thicken(synth_mask((48, 48), np.random.default_rng(0)), 1)
     peel = teacher(m)
-    skel, hist = thin(m, return_history=True)
+    skel, hist = thin(m, by_depth=True, return_history=True)
     assert np.array_equal(peel > 0, m)
     assert np.array_equal(peel == KEEP, skel)
     for n, state in enumerate(hist, start=1):
@@ -113,3 +113,17 @@ def test_synth_cli(tmp_path, run_cli):
     assert (tmp_path / "preview.png").stat().st_size > 1000
     code, out, err = run_cli("synth", "-o", tmp_path, "--shape", "3,4")
     assert code == 2 and "--shape" in err
+
+
+@pytest.mark.parametrize("dim, shape, seed", [(2, (96, 96), 0), (2, (96, 96), 1), (3, (40, 40, 40), 2)])
+def test_teacher_deletes_each_pixel_in_its_skelite_band(dim, shape, seed):
+    # Skelite's iteration k can only delete its band (stage k + 1); the teacher's
+    # deletions must happen there too, or per-step targets would be unreachable.
+    m = thicken(synth_mask(shape, np.random.default_rng(seed)), 2)
+    peel = teacher(m)
+    stage = depth_stages(m)
+    gone = (peel > 0) & (peel != KEEP)
+    assert gone.sum() > 100
+    late = gone & (peel != stage)
+    assert (peel[late] == stage.max()).all()  # only the last stage, which frees every pixel, may differ
+    assert late.sum() <= 0.01 * gone.sum()

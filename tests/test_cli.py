@@ -101,6 +101,7 @@ def test_3d_input_to_png_leaves_nothing(run_cli, inputs, tmp_path):
         (["--method", "nope"], "unknown method"),
         (["--method", "skimage", "--guard"], "--guard"),
         (["--method", "exact", "--prob"], "--prob"),
+        (["--method", "skelite", "--by-depth"], "--by-depth"),
         (["--method", "skimage", "--max-iter", "3"], "max-iter"),
         (["--method", "skimage", "--chunks", "8"], ".zarr"),
     ],
@@ -124,6 +125,7 @@ def test_method_kwargs_only_for_given_flags():
     assert method_kwargs("exact") == {}
     assert method_kwargs("exact", max_iter=3) == {"max_iter": 3}
     assert method_kwargs("soft", max_iter=2) == {"iters": 2}
+    assert method_kwargs("exact", by_depth=True) == {"by_depth": True}
     with pytest.raises(SkelkitError, match="--ensemble"):
         method_kwargs("skelite", ensemble=2)
 

@@ -201,10 +201,10 @@ def test_shipped_2d_quality():
     from skelkit.core.thinning import thin
 
     mask = _synth((128, 128), 123, 1)
-    ref = thin(mask)
+    ref = thin(mask, by_depth=True)  # the teacher it was distilled from
     out = skelkit.skeletonize(mask, method="skelite")
     dice = 2 * (out & ref).sum() / (out.sum() + ref.sum())
-    assert dice > 0.7
+    assert dice > 0.9  # 0.98 on the evaluation set; the weights before the depth-ordered teacher got ~0.75
     assert out.sum() < 0.5 * mask.sum()
 
 

@@ -70,11 +70,30 @@ def test_equals_reference_on_structures(dim, shape, thick, guard, slab, monkeypa
         assert torch.equal(skeletonize_bands(m, x, None, guard), _reference(m, x, None, guard))
 
 
-def test_edge_cases():
+@pytest.mark.parametrize("border", ["background", "continue"])
+def test_edge_cases(border):
     m = _model(2, 0)
     for x in (torch.zeros(1, 1, 5, 6, dtype=torch.bool), torch.ones(2, 1, 5, 6, dtype=torch.bool)):
-        assert torch.equal(skeletonize_bands(m, x), _reference(m, x))
-        assert torch.equal(skeletonize_bands(m, x), x)  # nothing to peel: all background or no border
+        out = skeletonize_bands(m, x, border=border)
+        with torch.no_grad():
+            assert torch.equal(out, m(x.float(), border=border) > 0.5)
+        if border == "continue" or not x.any():
+            assert torch.equal(out, x)  # nothing to peel: all background, or no background to erode from
+        else:
+            assert out.sum() < x.sum()  # the image border is background: a full image is a box
+
+
+@pytest.mark.parametrize("guard", [False, True])
+def test_background_border_is_a_padded_continue_run(guard):
+    m = _model(2, 1, bias=0.37)
+    x = torch.from_numpy(thicken(synth_mask((40, 36), np.random.default_rng(4)), 2))[None, None]
+    padded = torch.nn.functional.pad(x, (2, 2, 2, 2))
+    want = skeletonize_bands(m, padded, None, guard, border="continue")[..., 2:-2, 2:-2]
+    assert torch.equal(skeletonize_bands(m, x, None, guard), want)
+    assert torch.equal(_reference(m, x, None, guard), want)
+    with torch.no_grad():
+        cont = m(x.float(), guard=guard, border="continue") > 0.5
+    assert torch.equal(skeletonize_bands(m, x, None, guard, border="continue"), cont)
 
 
 def test_api_uses_it_and_keeps_tensor_type():

@@ -9,7 +9,7 @@ from scipy import ndimage
 from skimage.data import horse
 
 from skelkit.core import simple as sp
-from skelkit.core.thinning import DIRECTIONS, REACH_PER_ITER, _Thinner, thin, thin_iteration
+from skelkit.core.thinning import DIRECTIONS, REACH_PER_ITER, _Thinner, depth_stages, thin, thin_iteration
 from skelkit.metrics.topology import betti_numbers
 
 
@@ -25,13 +25,14 @@ def images(draw, nd, max_side):
     return field > np.quantile(field, 1 - density)
 
 
-def _check_invariants(img):
-    out = thin(img)
+def _check_invariants(img, by_depth=False):
+    out = thin(img, by_depth=by_depth)
     assert out.dtype == bool and out.shape == img.shape
     assert not (out & ~img).any(), "output must be a subset of the input"
     assert betti_numbers(out) == betti_numbers(img)
     assert not sp.removable_points(out).any(), "a simple non-endpoint pixel survived"
     np.testing.assert_array_equal(thin(out), out)
+    np.testing.assert_array_equal(thin(out, by_depth=True), out)
     return out
 
 
@@ -45,6 +46,28 @@ def test_invariants_2d(img):
 @given(images(3, 14))
 def test_invariants_3d(img):
     _check_invariants(img)
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.one_of(images(2, 40), images(3, 12)))
+def test_invariants_by_depth(img):
+    _check_invariants(img, by_depth=True)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.one_of(images(2, 40), images(3, 12)))
+def test_by_depth_stages_delete_only_their_layers(img):
+    # stage k (all but the last) deletes only depths 2k + 1, 2k + 2: what Skelite's band k can delete
+    skel, hist = thin(img, by_depth=True, return_history=True)
+    stage = depth_stages(img)
+    assert len(hist) == stage.max()
+    np.testing.assert_array_equal(hist[-1] if hist else img, skel)
+    prev = img
+    for k, state in enumerate(hist[:-1]):
+        gone = prev & ~state
+        assert not (gone & (stage != k + 1)).any()
+        prev = state
+    np.testing.assert_array_equal(thin(img, by_depth=True, max_iter=2), hist[min(2, len(hist)) - 1] if hist else img)
 
 
 @settings(max_examples=25, deadline=None)
@@ -119,10 +142,11 @@ def test_history_and_single_iteration():
         ((8, 8, 8), (slice(2, 6),) * 3),  # 4x4x4 cube
     ],
 )
-def test_even_width_shapes_do_not_vanish(shape, box):
+@pytest.mark.parametrize("by_depth", [False, True])
+def test_even_width_shapes_do_not_vanish(shape, box, by_depth):
     img = np.zeros(shape, bool)
     img[box] = True
-    out = _check_invariants(img)
+    out = _check_invariants(img, by_depth)
     assert betti_numbers(out)[0] == 1
     if shape[-1] == 30:  # rods keep (nearly) their length
         cols = np.flatnonzero(out.any(axis=tuple(range(len(shape) - 1))))
@@ -235,3 +259,14 @@ def test_bad_input():
         thin(np.zeros((3, 3), bool), origin=(1, 2, 3))
     with pytest.raises(ValueError):
         thin(np.zeros((2, 3, 4, 5), bool))
+
+
+def test_by_depth_through_the_api():
+    import skelkit
+
+    img = horse() == 0
+    want = thin(img, by_depth=True)
+    np.testing.assert_array_equal(skelkit.skeletonize(img, method="exact", by_depth=True), want)
+    x = torch.from_numpy(img.astype(np.float32))[None, None]
+    np.testing.assert_array_equal(skelkit.skeletonize(x, method="exact", by_depth=True)[0, 0].numpy() > 0.5, want)
+    assert not np.array_equal(want, thin(img))  # a different skeleton: the option is really passed through

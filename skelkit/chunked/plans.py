@@ -82,6 +82,9 @@ def _exact_plan(ndim, max_iter, kwargs) -> Plan:
 
     if max_iter is not None and (isinstance(max_iter, bool) or not isinstance(max_iter, (int, np.integer)) or max_iter < 0):
         raise SkelkitError(f"max_iter must be a non-negative integer or None, got {max_iter!r}")
+    if kwargs.get("by_depth"):
+        # stages follow a global distance map: a chunk's halo cannot bound their reach
+        raise SkelkitError("by_depth=True is not supported for chunked runs (its stages depend on global depth)")
     return Plan(
         "exact",
         partial(_run_thin, kwargs=kwargs),

@@ -27,7 +27,7 @@ def command(out, dim, n_images, seed, shape, augment, teacher, preview):
 
     The archive holds ``mask`` (N, *shape) bool and, with --teacher,
     ``skeleton`` (bool) and ``peel`` (int16: 0 background, t = deleted in
-    teacher iteration t, 32767 = skeleton).
+    teacher stage t, 32767 = skeleton; the teacher is exact thinning in depth order).
     """
     from tqdm import tqdm
 

@@ -1,12 +1,20 @@
 """Synthetic skeletonization data sets: Bezier masks + exact-thinning teacher targets.
 
+The teacher is exact thinning in depth order
+(``skelkit.core.thinning.thin(mask, by_depth=True)``): its stage ``k`` may
+only delete pixels of city-block depth ``<= 2k + 2``, the two layers Skelite's
+iteration ``k`` sees as its band, so every teacher decision is one the student
+can make at the same step. (The default thinning peels diagonal edges about
+twice as fast as the bands advance; distilling from it capped the student's
+Dice near 0.75, see ``docs/skelite.md``.)
+
 A sample is stored as one ``int16`` "peel" array: 0 for background, ``t`` for
-a pixel the teacher (:func:`skelkit.core.thinning.thin`) deletes in iteration
-``t`` (1-based), and :data:`KEEP` for pixels of the final skeleton. From it,
+a pixel the teacher deletes in stage ``t`` (1-based), and :data:`KEEP` for
+pixels of the final skeleton. From it,
 
 * the mask is ``peel > 0``,
 * the skeleton is ``peel == KEEP``,
-* the teacher's state after ``n`` iterations is ``peel > n``
+* the teacher's state after ``n`` stages is ``peel > n``
   (:func:`teacher_state`), the per-step targets of Skelite training.
 
 Generating targets is the slow part, so :func:`build_dataset` results are
@@ -26,10 +34,12 @@ from .augment import augment, random_crop
 from .bezier import synth_mask
 
 KEEP = np.iinfo(np.int16).max  #: peel value of skeleton pixels
+#: Part of every cache key: data built by an earlier teacher is never reused.
+TEACHER = "thin-by-depth, framed crops"
 
 
 def teacher(mask: np.ndarray) -> np.ndarray:
-    """Peel map of a mask under the exact thinning teacher.
+    """Peel map of a mask under the exact thinning teacher (depth order).
 
     Parameters
     ----------
@@ -38,13 +48,13 @@ def teacher(mask: np.ndarray) -> np.ndarray:
     Returns
     -------
     peel : ndarray of int16, same shape
-        0 background, ``t`` deleted in teacher iteration ``t``, :data:`KEEP`
+        0 background, ``t`` deleted in teacher stage ``t``, :data:`KEEP`
         skeleton.
     """
     from ..core.thinning import thin
 
     mask = np.asarray(mask, bool)
-    skel, history = thin(mask, return_history=True)
+    skel, history = thin(mask, by_depth=True, return_history=True)
     peel = np.where(mask, KEEP, 0).astype(np.int16)
     prev = mask
     for t, state in enumerate(history, start=1):
@@ -56,7 +66,7 @@ def teacher(mask: np.ndarray) -> np.ndarray:
 
 
 def teacher_state(peel, n: int):
-    """Teacher's state after ``n`` iterations (``n = 0``: the mask). Works on numpy arrays and torch tensors."""
+    """Teacher's state after ``n`` stages (``n = 0``: the mask). Works on numpy arrays and torch tensors."""
     return peel > n
 
 
@@ -98,7 +108,10 @@ def build_dataset(
     crop : int, optional
         Crop side; each image yields ``crops_per_image`` crops centred near a
         skeleton pixel. Targets come from thinning the *full* image, so crops
-        see the structure continue across their border.
+        see the structure continue across their border; crops are cut from
+        the image framed by Skelite's background border
+        (:data:`skelkit.models.skelite.BORDER_PAD`), so one at the image's
+        edge shows that edge as Skelite sees it.
     max_thicken, p_jagged
         Augmentation, see :func:`skelkit.data.augment.augment`.
     progress : bool
@@ -109,6 +122,8 @@ def build_dataset(
     peel : ndarray of int16, shape (N, *crop_or_shape)
     """
     from tqdm import tqdm
+
+    from ..models.skelite import BORDER_PAD
 
     if dim not in (2, 3):
         raise SkelkitError(f"dim must be 2 or 3, got {dim}")
@@ -121,6 +136,7 @@ def build_dataset(
             out.append(peel)
             continue
         rng = np.random.default_rng([int(seed), int(i), 1])
+        peel = np.pad(peel, BORDER_PAD)
         for _ in range(crops_per_image):
             out.append(random_crop(peel == KEEP, (crop,) * dim, rng, peel)[1])
     return np.stack(out)
@@ -132,7 +148,7 @@ def load_or_build(path, *, progress: bool = False, **spec) -> np.ndarray:
     The cache is only reused if it was built with the same ``spec``.
     """
     path = Path(path)
-    key = json.dumps(spec, sort_keys=True, default=list)
+    key = json.dumps({**spec, "teacher": TEACHER}, sort_keys=True, default=list)
     if path.is_file():
         with np.load(path) as z:
             if str(z["spec"]) == key:

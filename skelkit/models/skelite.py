@@ -23,6 +23,12 @@ evaluates ``g`` only near the band by gathering neighbourhoods (same numbers
 as the dense path, a fraction of the work; training uses it too);
 ``sparse=False`` is the dense reference.
 
+The image border is background by default (``border="background"``: the
+input gets a two-pixel background frame), so a structure that leaves the
+image ends there, as in exact thinning; ``border="continue"`` keeps the
+erosions' convention that the outside is foreground, right for crops of a
+larger image (training).
+
 References
 ----------
 .. [1] Reyes Vargas, M., Menten, M. J., Paetzold, J. C., Navab, N., Azampour,
@@ -49,6 +55,10 @@ CHANNELS = (3, 32, 64, 32, 1)
 _N_CONV = len(CHANNELS) - 1
 #: Subfield sweeps per iteration of the topology guard.
 GUARD_SWEEPS = 2
+#: Background frame added around the image for ``border="background"``. Two
+#: pixels, not one: an even shift keeps each pixel's subfield (parity class).
+BORDER_PAD = 2
+BORDERS = ("background", "continue")
 
 
 def reach_per_iter(dim: int, guard: bool = False) -> int:
@@ -75,16 +85,18 @@ def reach_per_iter(dim: int, guard: bool = False) -> int:
     return 2 + _N_CONV + (passes if guard else 0)
 
 
-def iters_for(mask) -> int:
+def iters_for(mask, border: str = "background") -> int:
     """Iterations needed to empty the erosion level ``C`` of a binary mask.
 
     Each iteration removes two cross-erosion layers, so this is
-    ``ceil(d / 2)`` for the largest city-block depth ``d`` of the mask (the
-    image border counts as foreground, as in :func:`erode_cross`).
+    ``ceil(d / 2)`` for the largest city-block depth ``d`` of the mask.
 
     Parameters
     ----------
     mask : array_like of bool, shape (H, W) or (D, H, W)
+    border : {"background", "continue"}
+        As in :meth:`Skelite.forward`: whether the outside of the image counts
+        as background or (as in :func:`erode_cross`) as foreground.
 
     Returns
     -------
@@ -93,6 +105,9 @@ def iters_for(mask) -> int:
     from scipy import ndimage
 
     mask = np.asarray(mask, bool)
+    _check_border(border)
+    if border == "background":
+        mask = np.pad(mask, 1)
     if not mask.any():
         return 0
     if mask.all():
@@ -103,6 +118,21 @@ def iters_for(mask) -> int:
 
 def _max_iters(spatial) -> int:
     return int(math.ceil(sum(spatial) / 2)) + 1
+
+
+def _check_border(border: str) -> None:
+    if border not in BORDERS:
+        raise SkelkitError(f"border must be one of {', '.join(BORDERS)}, got {border!r}")
+
+
+def pad_border(x: torch.Tensor) -> torch.Tensor:
+    """``x`` (B, 1, *spatial) with a :data:`BORDER_PAD`-pixel background frame."""
+    return F.pad(x, (BORDER_PAD, BORDER_PAD) * (x.ndim - 2))
+
+
+def crop_border(x: torch.Tensor) -> torch.Tensor:
+    """Inverse of :func:`pad_border`."""
+    return x[(slice(None), slice(None)) + (slice(BORDER_PAD, -BORDER_PAD),) * (x.ndim - 2)]
 
 
 class SkeliteNet(nn.Module):
@@ -228,7 +258,7 @@ class Skelite(nn.Module):
         self.dim = dim
         self.g = SkeliteNet(dim)
 
-    def forward(self, x, iters=None, *, hard=True, guard=False, sparse=False, trace=None):
+    def forward(self, x, iters=None, *, hard=True, guard=False, sparse=False, trace=None, border="background"):
         """Skeletonize a batch.
 
         Parameters
@@ -247,6 +277,13 @@ class Skelite(nn.Module):
         trace : list, optional
             If given, ``(band, prob)`` of every iteration is appended to it
             (for per-step losses).
+        border : {"background", "continue"}
+            ``"background"``: the outside of the image is background (a
+            structure leaving the image ends there, as in exact thinning).
+            ``"continue"``: the erosions treat the outside as foreground, as
+            for a crop of a larger image (training crops, chunk interiors).
+            With ``"background"``, ``trace`` holds tensors of the framed image
+            (:data:`BORDER_PAD` more pixels on every side).
 
         Returns
         -------
@@ -257,6 +294,11 @@ class Skelite(nn.Module):
             raise SkelkitError(f"Skelite({self.dim}D) expects (B, 1, {'D, ' if self.dim == 3 else ''}H, W), got {tuple(x.shape)}")
         if guard and not hard:
             raise SkelkitError("guard=True needs hard=True (guarded deletions are binary decisions)")
+        _check_border(border)
+        if border == "background":
+            out = self.forward(pad_border(x), iters, hard=hard, guard=guard, sparse=sparse, trace=trace,
+                               border="continue")
+            return crop_border(out)
         if hard:
             x = straight_through_step(x)
         n_max = _max_iters(x.shape[2:]) if iters is None else int(iters)
@@ -418,25 +460,29 @@ def load_model(dim: int, weights=None, device="cpu", dtype=torch.float32) -> Ske
     return _CACHE[key]
 
 
-def skelite_numpy(mask: np.ndarray, *, guard=False, iters=None, weights=None, sparse=True) -> np.ndarray:
+def skelite_numpy(mask: np.ndarray, *, guard=False, iters=None, weights=None, sparse=True,
+                  border="background") -> np.ndarray:
     """Skelite skeleton of a bool array (shipped weights for its dimensionality).
 
     ``sparse=True`` (default) computes band by band
     (:func:`skelkit.models.skelite_bands.skeletonize_bands`); ``False`` runs
-    the dense reference loop. Both give the same result.
+    the dense reference loop. Both give the same result. ``border`` as in
+    :meth:`Skelite.forward`.
     """
     model = load_model(mask.ndim, weights)
+    _check_border(border)
     if sparse:
         from .skelite_bands import skeletonize_bands
 
-        return skeletonize_bands(model, torch.from_numpy(np.ascontiguousarray(mask, bool))[None, None], iters, guard)[0, 0].numpy()
+        xb = torch.from_numpy(np.ascontiguousarray(mask, bool))[None, None]
+        return skeletonize_bands(model, xb, iters, guard, border=border)[0, 0].numpy()
     x = torch.from_numpy(np.ascontiguousarray(mask, dtype=np.float32))[None, None]
     with torch.no_grad():
-        out = model(x, iters, guard=guard, sparse=False)
+        out = model(x, iters, guard=guard, sparse=False, border=border)
     return out[0, 0].numpy() > 0.5
 
 
-def skelite_torch(x, *, guard=False, iters=None, weights=None, sparse=None):
+def skelite_torch(x, *, guard=False, iters=None, weights=None, sparse=None, border="background"):
     """Skelite skeleton of a (B, 1, ...) tensor; differentiable, on ``x``'s device and dtype.
 
     ``sparse`` defaults to True when no gradient is needed (then computed band
@@ -447,11 +493,12 @@ def skelite_torch(x, *, guard=False, iters=None, weights=None, sparse=None):
     needs_grad = torch.is_grad_enabled() and x.requires_grad
     if sparse is None:
         sparse = not needs_grad
+    _check_border(border)
     if sparse and not needs_grad:
         from .skelite_bands import skeletonize_bands
 
-        return skeletonize_bands(model, x.detach() > 0.5, iters, guard).to(dtype)
-    return model(x.to(dtype), iters, guard=guard, sparse=sparse)
+        return skeletonize_bands(model, x.detach() > 0.5, iters, guard, border=border).to(dtype)
+    return model(x.to(dtype), iters, guard=guard, sparse=sparse, border=border)
 
 
 register(

@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 
 from ..core.simple import subfield_ids
-from .skelite import _N_CONV, Skelite, _max_iters, conv_rows, guard_delete
+from .skelite import _N_CONV, Skelite, _max_iters, conv_rows, crop_border, guard_delete, pad_border
 
 
 def city_block_depth(x: torch.Tensor) -> torch.Tensor:
@@ -116,7 +116,8 @@ def _logits(g, band, k, depth, alive, offs, inside, lookup, dtype) -> torch.Tens
 
 
 @torch.no_grad()
-def skeletonize_bands(model: Skelite, x: torch.Tensor, iters: int | None = None, guard: bool = False) -> torch.Tensor:
+def skeletonize_bands(model: Skelite, x: torch.Tensor, iters: int | None = None, guard: bool = False,
+                      border: str = "background") -> torch.Tensor:
     """Hard Skelite skeleton of a batch, computed band by band (no gradients).
 
     Parameters
@@ -127,11 +128,15 @@ def skeletonize_bands(model: Skelite, x: torch.Tensor, iters: int | None = None,
         As in :meth:`Skelite.forward`.
     guard : bool
         As in :meth:`Skelite.forward`.
+    border : {"background", "continue"}
+        As in :meth:`Skelite.forward`.
 
     Returns
     -------
     skeleton : torch.Tensor of bool, same shape as ``x``
     """
+    if border == "background":
+        return crop_border(skeletonize_bands(model, pad_border(x), iters, guard, border="continue"))
     dev, b, spatial = x.device, x.shape[0], tuple(x.shape[2:])
     nd = len(spatial)
     padded = (b,) + tuple(n + 2 for n in spatial)

@@ -4,8 +4,9 @@ Losses (:class:`SkeliteLoss`), all on a batch of crops with teacher peel maps
 (:mod:`skelkit.data.synth`):
 
 * per-step distillation: in iteration ``k`` the band holds the city-block
-  depths ``2k+1, 2k+2``, so its deletion probabilities are matched (BCE) to
-  the teacher's state after ``2k + 2 + teacher_offset`` iterations;
+  depths ``2k+1, 2k+2``, the pixels the depth-ordered teacher may delete in
+  its stage ``k``, so the band's deletion probabilities are matched (BCE) to
+  the teacher's state after stage ``k`` (``k + 1 + teacher_offset`` stages);
 * final BCE of the soft skeleton against the teacher's skeleton;
 * thinning: the soft value of output pixels that are still removable
   (simple, not an end point; :func:`skelkit.core.simple.removable`);
@@ -74,7 +75,7 @@ class SkeliteConfig:
 
 
 PRESETS = {
-    ("cpu", 2): dict(),
+    ("cpu", 2): dict(steps=4000, threads=2),
     ("cpu", 3): dict(steps=800, batch_size=4, crop=32, n_images=120, val_every=200, n_val=3,
                      val_shape=(64, 64, 64), warmup=50),
     ("gpu", 2): dict(steps=20000, batch_size=64, n_images=4000, crops_per_image=8, val_every=1000, n_val=64,
@@ -114,7 +115,7 @@ class SkeliteLoss(nn.Module):
         BCE weight of teacher-kept (skeleton) pixels relative to deleted ones.
     teacher_offset : int
         Per-step target of iteration ``k`` is the teacher state after
-        ``2k + 2 + teacher_offset`` iterations.
+        ``k + 1 + teacher_offset`` stages.
     """
 
     def __init__(self, w_step=1.0, w_final=0.5, w_thin=0.5, w_cldice=0.0, keep_weight=6.0, teacher_offset=0):
@@ -141,7 +142,7 @@ class SkeliteLoss(nn.Module):
         step = x.new_zeros(())
         soft = x
         for k, (band, prob) in enumerate(trace):
-            keep = teacher_state(peel, 2 * k + 2 + self.teacher_offset).to(x.dtype)
+            keep = teacher_state(peel, k + 1 + self.teacher_offset).to(x.dtype)
             w = 1.0 + (self.keep_weight - 1.0) * keep
             step = step + _weighted_bce(prob, 1.0 - keep, w, band)
             soft = soft - prob * band  # soft counterpart of the hard output: same decisions, smooth in prob
@@ -292,7 +293,7 @@ def train_skelite(out, cfg: SkeliteConfig, *, resume: bool = False, progress: bo
         for grp in opt.param_groups:
             grp["lr"] = _lr(cfg, step)
         trace = []
-        y = model(x, trace=trace, sparse=cfg.sparse)
+        y = model(x, trace=trace, sparse=cfg.sparse, border="continue")  # crops: structures go on outside
         loss, parts = loss_fn(x, y, trace, peel)
         opt.zero_grad(set_to_none=True)
         loss.backward()

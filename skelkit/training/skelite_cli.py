@@ -22,7 +22,7 @@ from ..errors import SkelkitError
 @click.option("--lr", type=float, default=None)
 @click.option("--n-images", type=int, default=None, help="Synthetic training images (overrides the preset).")
 @click.option("--val-every", type=int, default=None)
-@click.option("--threads", type=int, default=None, help="torch threads (cpu preset: 1).")
+@click.option("--threads", type=int, default=None, help="torch threads (cpu preset: 2 in 2D, 1 in 3D).")
 def command(dim, preset, out, resume, steps, seed, batch_size, lr, n_images, val_every, threads):
     """Train Skelite on synthetic Bezier data with exact-thinning targets; writes OUT/skelite{dim}d.pt."""
     from .skelite import make_config, train_skelite
