@@ -65,10 +65,9 @@ def thin(mask, max_iter: int | None = None, *, by_depth: bool = False, return_hi
         iterations to a fixed point in which only pixels of city-block depth
         ``2k + 1`` or ``2k + 2`` may be deleted (depth = city-block distance
         to the nearest background pixel, outside the image included). The
-        last stage frees every
-        pixel, so the guarantees below hold. Places the skeleton
-        differently (Dice ~0.67 against the default on vessel trees), not
-        worse; Skelite is distilled from it.
+        last stage frees every pixel, so the guarantees below hold. Places
+        the skeleton differently (Dice ~0.67 against the default on vessel
+        trees), not worse; Skelite is distilled from it.
     return_history : bool
         Also return the state after each iteration that deleted something
         (with ``by_depth``: after every stage, so entry ``k`` is the state

@@ -2,9 +2,9 @@
 
 The teacher is exact thinning in depth order
 (``skelkit.core.thinning.thin(mask, by_depth=True)``): its stage ``k`` may
-only delete pixels of city-block depth ``<= 2k + 2``, the two layers Skelite's
-iteration ``k`` sees as its band, so every teacher decision is one the student
-can make at the same step. (The default thinning peels diagonal edges about
+only delete pixels of city-block depth ``2k + 1`` or ``2k + 2``, the two layers
+Skelite's iteration ``k`` sees as its band, so every teacher decision (but the
+last stage's rare clean-ups) is one the student can make at the same step. (The default thinning peels diagonal edges about
 twice as fast as the bands advance; distilling from it capped the student's
 Dice near 0.75, see ``docs/skelite.md``.)
 
