@@ -236,3 +236,17 @@ def test_eval_empty_prediction_gives_null_distances(run_cli, tmp_path):
     code, out, _ = run_cli("eval", tmp_path / "pred.png", tmp_path / "gt.png", "--json")
     row = json.loads(out)["files"][0]
     assert code == 0 and row["hausdorff"] is None and row["f1"] == 0.0 and row["recall"] == 0.0
+
+
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (["--steps", "0"], "--steps"),
+        (["--lr", "-1"], "--lr"),
+        (["--keep-weight", "0"], "--keep-weight"),
+    ],
+)
+def test_train_skelite_flag_errors(run_cli, tmp_path, args, words):
+    code, _, err = run_cli("train", "skelite", "--dim", "2", "--out", tmp_path / "run", *args)
+    assert code == 2 and words in _one_error_line(err)
+    assert not (tmp_path / "run").exists()

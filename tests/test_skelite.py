@@ -227,6 +227,27 @@ def test_training_runs_and_resumes(tmp_path):
         train_skelite(tmp_path, make_config("cpu", 2, **{**kw, "lr": 1.0}), resume=True, progress=False)
 
 
+def test_loss_ignores_pixels_outside_valid():
+    """With a margin, the loss does not depend on anything the model does near the crop faces."""
+    from skelkit.data.synth import build_dataset
+    from skelkit.training.skelite import SkeliteLoss, interior
+
+    peel = torch.from_numpy(build_dataset(2, 2, seed=3, shape=(48, 48), crop=32, crops_per_image=1))[:, None]
+    x = (peel > 0).float()
+    valid = interior((32, 32), 6)
+    assert valid.sum() == 20 * 20 and valid[..., :6, :].sum() == 0
+    loss_fn = SkeliteLoss()
+    vals = []
+    for seed in (0, 1):  # deletion probabilities that differ only outside the valid region
+        torch.manual_seed(seed)
+        trace = [(x, torch.rand_like(x) * (1 - valid) + 0.3 * valid)]
+        vals.append(loss_fn(x, x, trace, peel, valid)[0].item())
+    assert vals[0] == pytest.approx(vals[1])
+    assert loss_fn(x, x, trace, peel)[0].item() != pytest.approx(vals[1])  # without it, the edges count
+    with pytest.raises(SkelkitError, match="margin"):
+        interior((8, 8), 4)
+
+
 @pytest.mark.skipif(not HAVE[3], reason="no shipped weights")
 def test_shipped_3d_api():
     mask = _synth((24, 24, 24), 9, 1)

@@ -67,6 +67,7 @@ class SkeliteConfig:
     w_thin: float = 0.5
     w_cldice: float = 0.0
     keep_weight: float = 6.0  # skeleton pixels are rare and deleting one may cut the skeleton
+    margin: int = 0  # loss ignores pixels this close to a crop face (their targets depend on unseen context)
     teacher_offset: int = 0
     sparse: bool = True  # exact same numbers as dense, ~3x faster on thin structures
     threads: int = 1
@@ -76,12 +77,12 @@ class SkeliteConfig:
 
 PRESETS = {
     ("cpu", 2): dict(steps=4000, threads=2),
-    ("cpu", 3): dict(steps=800, batch_size=4, crop=32, n_images=120, val_every=200, n_val=3,
-                     val_shape=(64, 64, 64), warmup=50),
+    ("cpu", 3): dict(steps=1500, batch_size=8, crop=32, n_images=600, val_every=250, n_val=3,
+                     val_shape=(64, 64, 64), warmup=50, margin=4, threads=2),
     ("gpu", 2): dict(steps=20000, batch_size=64, n_images=4000, crops_per_image=8, val_every=1000, n_val=64,
                      threads=4, device="cuda"),
     ("gpu", 3): dict(steps=10000, batch_size=16, crop=48, n_images=800, crops_per_image=8, val_every=500,
-                     n_val=16, val_shape=(128, 128, 128), threads=4, device="cuda"),
+                     n_val=16, val_shape=(128, 128, 128), threads=4, device="cuda", margin=4),
 }
 
 
@@ -123,7 +124,7 @@ class SkeliteLoss(nn.Module):
         self.w_step, self.w_final, self.w_thin, self.w_cldice = w_step, w_final, w_thin, w_cldice
         self.keep_weight, self.teacher_offset = keep_weight, teacher_offset
 
-    def forward(self, x, out, trace, peel):
+    def forward(self, x, out, trace, peel, valid=None):
         """Loss terms.
 
         Parameters
@@ -132,6 +133,9 @@ class SkeliteLoss(nn.Module):
         out : torch.Tensor, the model's (hard) output
         trace : list of (band, prob), from ``Skelite(..., trace=[])``
         peel : torch.Tensor (B, 1, ...) int16 teacher peel map
+        valid : torch.Tensor, optional
+            0/1 mask (broadcastable to ``x``) of the pixels the loss counts;
+            default all.
 
         Returns
         -------
@@ -139,23 +143,25 @@ class SkeliteLoss(nn.Module):
         parts : dict of float
         """
         skel = (peel == KEEP).to(x.dtype)
+        valid = x.new_ones(()) if valid is None else valid.to(x.dtype)
         step = x.new_zeros(())
         soft = x
         for k, (band, prob) in enumerate(trace):
             keep = teacher_state(peel, k + 1 + self.teacher_offset).to(x.dtype)
             w = 1.0 + (self.keep_weight - 1.0) * keep
-            step = step + _weighted_bce(prob, 1.0 - keep, w, band)
+            step = step + _weighted_bce(prob, 1.0 - keep, w, band * valid)
             soft = soft - prob * band  # soft counterpart of the hard output: same decisions, smooth in prob
         step = step / max(len(trace), 1)
         soft = soft.clamp(0.0, 1.0)
-        final = _weighted_bce(soft, skel, 1.0 + (self.keep_weight - 1.0) * skel, x)
+        final = _weighted_bce(soft, skel, 1.0 + (self.keep_weight - 1.0) * skel, x * valid)
         with torch.no_grad():
             redundant = removable(out.detach() > 0.5).to(x.dtype)
-        thin = (soft * redundant).sum() / x.sum().clamp_min(1.0) * 10.0
+        thin = (soft * redundant * valid).sum() / (x * valid).sum().clamp_min(1.0) * 10.0
         total = self.w_step * step + self.w_final * final + self.w_thin * thin
         parts = {"l_step": step.item(), "l_final": final.item(), "l_thin": thin.item()}
         if self.w_cldice > 0:
             ref = soft_skeleton(x, iters=10)
+            ref = ref * valid
             cover = (ref * dilate_square(soft)).sum() / ref.sum().clamp_min(1.0)
             cl = 1.0 - cover
             total = total + self.w_cldice * cl
@@ -211,6 +217,20 @@ def _batch(peel_all: np.ndarray, cfg: SkeliteConfig, step: int, device):
     return (peel > 0).float(), peel
 
 
+def interior(shape, margin: int, device="cpu") -> torch.Tensor:
+    """0/1 tensor (1, 1, *shape): 1 at least ``margin`` pixels from every face.
+
+    A crop's teacher targets near its faces depend on structure outside it
+    (a tube that goes on vs one that ends), which the network cannot see;
+    the loss skips them.
+    """
+    v = torch.zeros((1, 1) + tuple(shape), device=device)
+    if min(shape) <= 2 * margin:
+        raise SkelkitError(f"margin {margin} leaves nothing of a {tuple(shape)} crop")
+    v[(slice(None), slice(None)) + tuple(slice(margin, n - margin) for n in shape)] = 1.0
+    return v
+
+
 def _lr(cfg: SkeliteConfig, step: int) -> float:
     if step < cfg.warmup:
         return cfg.lr * (step + 1) / cfg.warmup
@@ -262,7 +282,8 @@ def train_skelite(out, cfg: SkeliteConfig, *, resume: bool = False, progress: bo
         if not ckpt_path.is_file():
             raise SkelkitError(f"--resume: no checkpoint in {out}")
         ck = load_state(path=ckpt_path, map_location=device)
-        if {**ck["config"], "steps": cfg.steps} != dataclasses.asdict(cfg):
+        # fields added since the checkpoint was written had their default then
+        if {**dataclasses.asdict(SkeliteConfig()), **ck["config"], "steps": cfg.steps} != dataclasses.asdict(cfg):
             raise SkelkitError(f"--resume: {ckpt_path} was written with a different configuration")
         model.load_state_dict(ck["model"])
         opt.load_state_dict(ck["optimizer"])
@@ -278,6 +299,7 @@ def train_skelite(out, cfg: SkeliteConfig, *, resume: bool = False, progress: bo
         f"{val_peel.shape[1:]} ({data_s:.0f} s)")
 
     loss_fn = SkeliteLoss(cfg.w_step, cfg.w_final, cfg.w_thin, cfg.w_cldice, cfg.keep_weight, cfg.teacher_offset)
+    valid = interior(train_peel.shape[1:], cfg.margin, device)
     model.train()
 
     def save():
@@ -294,7 +316,7 @@ def train_skelite(out, cfg: SkeliteConfig, *, resume: bool = False, progress: bo
             grp["lr"] = _lr(cfg, step)
         trace = []
         y = model(x, trace=trace, sparse=cfg.sparse, border="continue")  # crops: structures go on outside
-        loss, parts = loss_fn(x, y, trace, peel)
+        loss, parts = loss_fn(x, y, trace, peel, valid)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         nn.utils.clip_grad_norm_(model.parameters(), 1.0)

@@ -12,7 +12,7 @@ from ..errors import SkelkitError
 @click.command("skelite")
 @click.option("--dim", type=click.Choice(["2", "3"]), required=True, help="2D or 3D model.")
 @click.option("--config", "preset", type=click.Choice(["cpu", "gpu"]), default="cpu", show_default=True,
-              help="Preset: cpu (small data, 1 thread) or gpu (more data, bigger batches, CUDA if available).")
+              help="Preset: cpu (small data, 2 threads) or gpu (more data, bigger batches, CUDA if available).")
 @click.option("--out", required=True, type=click.Path(file_okay=False),
               help="Output folder (cached data, checkpoint.pt, log.jsonl, skelite{2,3}d.pt).")
 @click.option("--resume", is_flag=True, help="Continue from OUT/checkpoint.pt.")
@@ -22,8 +22,10 @@ from ..errors import SkelkitError
 @click.option("--lr", type=float, default=None)
 @click.option("--n-images", type=int, default=None, help="Synthetic training images (overrides the preset).")
 @click.option("--val-every", type=int, default=None)
-@click.option("--threads", type=int, default=None, help="torch threads (cpu preset: 2 in 2D, 1 in 3D).")
-def command(dim, preset, out, resume, steps, seed, batch_size, lr, n_images, val_every, threads):
+@click.option("--threads", type=int, default=None, help="torch threads (cpu preset: 2).")
+@click.option("--keep-weight", type=float, default=None,
+              help="Loss weight of teacher-kept pixels relative to deleted ones (preset: 6).")
+def command(dim, preset, out, resume, steps, seed, batch_size, lr, n_images, val_every, threads, keep_weight):
     """Train Skelite on synthetic Bezier data with exact-thinning targets; writes OUT/skelite{dim}d.pt."""
     from .skelite import make_config, train_skelite
 
@@ -31,9 +33,10 @@ def command(dim, preset, out, resume, steps, seed, batch_size, lr, n_images, val
                     ("--val-every", val_every), ("--threads", threads)):
         if v is not None and v < 1:
             raise SkelkitError(f"{name} must be >= 1, got {v}")
-    if lr is not None and not lr > 0:
-        raise SkelkitError(f"--lr must be > 0, got {lr}")
+    for name, v in (("--lr", lr), ("--keep-weight", keep_weight)):
+        if v is not None and not v > 0:
+            raise SkelkitError(f"{name} must be > 0, got {v}")
     cfg = make_config(preset, int(dim), steps=steps, seed=seed, batch_size=batch_size, lr=lr, n_images=n_images,
-                      val_every=val_every, threads=threads)
+                      val_every=val_every, threads=threads, keep_weight=keep_weight)
     path = train_skelite(out, cfg, resume=resume, progress=sys.stderr.isatty(), log=lambda s: click.echo(s, err=True))
     click.echo(str(path))
