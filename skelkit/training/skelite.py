@@ -13,6 +13,9 @@ Losses (:class:`SkeliteLoss`), all on a batch of crops with teacher peel maps
 * optional clDice-style coverage of the mask's soft skeleton
   (:func:`skelkit.core.soft.soft_skeleton`).
 
+Each term can skip the pixels near the crop faces (``margin``, :func:`interior`;
+used in 3D), whose targets depend on structure outside the crop.
+
 :func:`train_skelite` pre-generates the data once (cached in the output
 folder), trains with Adam and a cosine schedule, validates on held-out full
 synthetic images every ``val_every`` steps (Dice vs teacher, Betti error vs
