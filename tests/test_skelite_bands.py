@@ -107,3 +107,14 @@ def test_api_uses_it_and_keeps_tensor_type():
     out = skelkit.skeletonize(t, method="skelite")
     assert out.dtype == torch.float64 and out.shape == t.shape
     np.testing.assert_array_equal(out[0, 0].numpy() > 0.5, ref)
+
+
+def test_unknown_border_is_refused_on_every_path():
+    from skelkit.errors import SkelkitError
+
+    m = _model(2, 0)
+    x = torch.zeros(1, 1, 8, 8, dtype=torch.bool)
+    with pytest.raises(SkelkitError, match="border must be one of"):
+        skeletonize_bands(m, x, border="wrap")
+    with pytest.raises(SkelkitError, match="border must be one of"):
+        m(x.float(), border="wrap")

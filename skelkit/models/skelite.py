@@ -470,7 +470,6 @@ def skelite_numpy(mask: np.ndarray, *, guard=False, iters=None, weights=None, sp
     :meth:`Skelite.forward`.
     """
     model = load_model(mask.ndim, weights)
-    _check_border(border)
     if sparse:
         from .skelite_bands import skeletonize_bands
 
@@ -493,7 +492,6 @@ def skelite_torch(x, *, guard=False, iters=None, weights=None, sparse=None, bord
     needs_grad = torch.is_grad_enabled() and x.requires_grad
     if sparse is None:
         sparse = not needs_grad
-    _check_border(border)
     if sparse and not needs_grad:
         from .skelite_bands import skeletonize_bands
 

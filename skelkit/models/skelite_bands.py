@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 
 from ..core.simple import subfield_ids
-from .skelite import _N_CONV, Skelite, _max_iters, conv_rows, crop_border, guard_delete, pad_border
+from .skelite import _N_CONV, Skelite, _check_border, _max_iters, conv_rows, crop_border, guard_delete, pad_border
 
 
 def city_block_depth(x: torch.Tensor) -> torch.Tensor:
@@ -135,6 +135,7 @@ def skeletonize_bands(model: Skelite, x: torch.Tensor, iters: int | None = None,
     -------
     skeleton : torch.Tensor of bool, same shape as ``x``
     """
+    _check_border(border)
     if border == "background":
         return crop_border(skeletonize_bands(model, pad_border(x), iters, guard, border="continue"))
     dev, b, spatial = x.device, x.shape[0], tuple(x.shape[2:])

@@ -163,8 +163,7 @@ class SkeliteLoss(nn.Module):
         total = self.w_step * step + self.w_final * final + self.w_thin * thin
         parts = {"l_step": step.item(), "l_final": final.item(), "l_thin": thin.item()}
         if self.w_cldice > 0:
-            ref = soft_skeleton(x, iters=10)
-            ref = ref * valid
+            ref = soft_skeleton(x, iters=10) * valid
             cover = (ref * dilate_square(soft)).sum() / ref.sum().clamp_min(1.0)
             cl = 1.0 - cover
             total = total + self.w_cldice * cl
@@ -227,9 +226,9 @@ def interior(shape, margin: int, device="cpu") -> torch.Tensor:
     (a tube that goes on vs one that ends), which the network cannot see;
     the loss skips them.
     """
-    v = torch.zeros((1, 1) + tuple(shape), device=device)
     if min(shape) <= 2 * margin:
         raise SkelkitError(f"margin {margin} leaves nothing of a {tuple(shape)} crop")
+    v = torch.zeros((1, 1) + tuple(shape), device=device)
     v[(slice(None), slice(None)) + tuple(slice(margin, n - margin) for n in shape)] = 1.0
     return v
 
@@ -302,7 +301,7 @@ def train_skelite(out, cfg: SkeliteConfig, *, resume: bool = False, progress: bo
         f"{val_peel.shape[1:]} ({data_s:.0f} s)")
 
     loss_fn = SkeliteLoss(cfg.w_step, cfg.w_final, cfg.w_thin, cfg.w_cldice, cfg.keep_weight, cfg.teacher_offset)
-    valid = interior(train_peel.shape[1:], cfg.margin, device)
+    valid = interior(train_peel.shape[1:], cfg.margin, device) if cfg.margin else None
     model.train()
 
     def save():
