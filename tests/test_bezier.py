@@ -6,7 +6,7 @@ import pytest
 from skelkit.core.thinning import depth_stages, thin
 from skelkit.data.augment import augment, crop_origin, jagged, random_crop, thicken
 from skelkit.data.bezier import bezier, synth_mask
-from skelkit.data.synth import KEEP, build_dataset, teacher, teacher_state
+from skelkit.data.synth import EQUIVARIANT, KEEP, build_dataset, teacher, teacher_state
 from skelkit.errors import SkelkitError
 from skelkit.metrics.topology import betti_numbers
 
@@ -84,10 +84,11 @@ def test_augment_is_seeded():
     assert np.array_equal(a, b)
 
 
-def test_teacher_peel_map_matches_history():
-    m = thicken(synth_mask((48, 48), np.random.default_rng(0)), 1)
+@pytest.mark.parametrize("shape", [(48, 48), (24, 24, 24)])
+def test_teacher_peel_map_matches_history(shape):
+    m = thicken(synth_mask(shape, np.random.default_rng(0)), 1)
     peel = teacher(m)
-    skel, hist = thin(m, by_depth=True, return_history=True)
+    skel, hist = thin(m, by_depth=True, equivariant=EQUIVARIANT[len(shape)], return_history=True)
     assert np.array_equal(peel > 0, m)
     assert np.array_equal(peel == KEEP, skel)
     for n, state in enumerate(hist, start=1):

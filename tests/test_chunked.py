@@ -290,6 +290,7 @@ def test_bad_chunks(chunks):
         (dict(method="skelite"), "iters"),
         (dict(max_iter=-1), "max_iter"),
         (dict(by_depth=True), "by_depth"),
+        (dict(equivariant=True), "equivariant"),
         (dict(iters_per_round=0), "iters_per_round"),
         (dict(scheduler="warp-drive"), "scheduler"),
         (dict(workers=0), "workers"),

@@ -6,6 +6,7 @@ from PIL import Image
 
 import skelkit
 from skelkit.cli.skeletonize import method_kwargs
+from skelkit.core.thinning import thin
 from skelkit.errors import SkelkitError
 from skelkit.io import read_image, write_image
 
@@ -60,6 +61,14 @@ def test_format_option_and_exact_default(run_cli, inputs, tmp_path):
     np.testing.assert_array_equal(got, skelkit.skeletonize(mask, max_iter=1))
 
 
+def test_equivariant_flag_reaches_exact_thinning(run_cli, inputs, tmp_path):
+    path, vol = inputs["box"]
+    code, _, err = run_cli("skeletonize", path, "-o", tmp_path / "o", "--equivariant")
+    assert code == 0, err
+    got, _ = read_image(tmp_path / "o" / "box.tif")
+    np.testing.assert_array_equal(got, thin(vol, equivariant=True))
+
+
 @pytest.mark.parametrize("bad", ["missing", "corrupt", "4d"])
 def test_bad_input_stops_with_one_line_and_no_partial_output(run_cli, inputs, tmp_path, bad):
     d = tmp_path / "in"
@@ -102,6 +111,7 @@ def test_3d_input_to_png_leaves_nothing(run_cli, inputs, tmp_path):
         (["--method", "skimage", "--guard"], "--guard"),
         (["--method", "exact", "--prob"], "--prob"),
         (["--method", "skelite", "--by-depth"], "--by-depth"),
+        (["--method", "soft", "--equivariant"], "--equivariant"),
         (["--method", "skimage", "--max-iter", "3"], "max-iter"),
         (["--method", "skimage", "--chunks", "8"], ".zarr"),
     ],
@@ -126,6 +136,9 @@ def test_method_kwargs_only_for_given_flags():
     assert method_kwargs("exact", max_iter=3) == {"max_iter": 3}
     assert method_kwargs("soft", max_iter=2) == {"iters": 2}
     assert method_kwargs("exact", by_depth=True) == {"by_depth": True}
+    assert method_kwargs("exact", equivariant=True) == {"equivariant": True}
+    with pytest.raises(SkelkitError, match="--equivariant is only for method exact"):
+        method_kwargs("skelite", equivariant=True)
     with pytest.raises(SkelkitError, match="--ensemble"):
         method_kwargs("skelite", ensemble=2)
 

@@ -183,3 +183,24 @@ def test_subfield_masks_partition_non_adjacent(shape):
     full[(1,) * len(shape)] = False
     for m in stack:  # no pixel has a neighbour in its own subfield
         assert not (m & ndimage.binary_dilation(m, structure=full)).any()
+
+
+@pytest.mark.parametrize("nd", [2, 3])
+def test_p_simple_matches_definition(nd):
+    # x is P-simple iff x stays simple whatever subset of its P-neighbours is deleted first
+    rng = np.random.default_rng(nd)
+    n_bits = 8 if nd == 2 else 26
+    codes, p_codes, want = [], [], []
+    for _ in range(150 if nd == 3 else 400):
+        code = int(rng.integers(0, 1 << n_bits)) & int(rng.integers(0, 1 << n_bits))
+        p = code & int(rng.integers(0, 1 << n_bits)) & int(rng.integers(0, 1 << n_bits))
+        bits = [b for b in range(n_bits) if p >> b & 1]
+        subsets = [code & ~sum(1 << b for b in sub) for r in range(len(bits) + 1) for sub in itertools.combinations(bits, r)]
+        nb = np.array([[c >> b & 1 for b in range(n_bits)] for c in subsets], bool)
+        simple = sp.simple_lut_2d()[sp.pack_codes(nb)] if nd == 2 else sp.is_simple_3d(nb)
+        codes.append(code)
+        p_codes.append(p)
+        want.append(bool(simple.all()) and len(bits) <= 8)
+    got = sp.p_simple(np.array(codes), np.array(p_codes), nd)
+    np.testing.assert_array_equal(got, want)
+    assert 0 < np.mean(want) < 1  # both answers occur

@@ -208,6 +208,16 @@ def test_shipped_2d_quality():
     assert out.sum() < 0.5 * mask.sum()
 
 
+@pytest.mark.skipif(not HAVE[3], reason="no shipped weights")
+@pytest.mark.parametrize("side", [2, 4])
+def test_shipped_3d_even_rod_keeps_one_voxel_per_slice(side):
+    # an even-width rod has no centre voxel; a student of a parity-dependent teacher kept two per slice
+    img = np.zeros((side + 8, side + 8, 40), bool)
+    img[4 : 4 + side, 4 : 4 + side, 4:36] = True
+    out = skelkit.skeletonize(img, method="skelite")
+    assert (out[..., 8:32].sum(axis=(0, 1)) == 1).all()
+
+
 def test_training_runs_and_resumes(tmp_path):
     from skelkit.training.skelite import make_config, train_skelite
 

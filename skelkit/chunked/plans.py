@@ -85,6 +85,9 @@ def _exact_plan(ndim, max_iter, kwargs) -> Plan:
     if kwargs.get("by_depth"):
         # stages follow a global distance map: a chunk's halo cannot bound their reach
         raise SkelkitError("by_depth=True is not supported for chunked runs (its stages depend on global depth)")
+    if kwargs.get("equivariant"):
+        # its subfield fallback runs when nothing anywhere is P-simple: a global condition
+        raise SkelkitError("equivariant=True is not supported for chunked runs (its fallback depends on the whole image)")
     return Plan(
         "exact",
         partial(_run_thin, kwargs=kwargs),

@@ -15,8 +15,8 @@ FORMATS = {"png": ".png", "tif": ".tif", "npy": ".npy", "nii.gz": ".nii.gz"}
 # inputs we cannot (or should not, lossy) write back in their own format
 _WRITE_AS = {".jpg": ".png", ".jpeg": ".png", ".bmp": ".png", ".tiff": ".tif", ".nii": ".nii"}
 # flags only some methods understand (checked before any work is done)
-FLAG_METHODS = {"guard": ("skelite",), "by_depth": ("exact",), "ensemble": ("unet",), "tta": ("unet",),
-                "prob": ("unet",)}
+FLAG_METHODS = {"guard": ("skelite",), "by_depth": ("exact",), "equivariant": ("exact",), "ensemble": ("unet",),
+                "tta": ("unet",), "prob": ("unet",)}
 
 
 def _accepts(fn, name: str) -> bool:
@@ -25,7 +25,7 @@ def _accepts(fn, name: str) -> bool:
 
 
 def method_kwargs(method: str, *, max_iter=None, guard=False, ensemble=None, tta=False, prob=False,
-                  by_depth=False) -> dict:
+                  by_depth=False, equivariant=False) -> dict:
     """Keyword arguments for ``skelkit.skeletonize`` from the flags that were given.
 
     ``--max-iter`` becomes ``max_iter`` (exact) or ``iters`` (skelite, soft),
@@ -35,7 +35,8 @@ def method_kwargs(method: str, *, max_iter=None, guard=False, ensemble=None, tta
     from ..api import get_method
 
     m = get_method(method)
-    given = {"guard": guard, "ensemble": ensemble is not None, "tta": tta, "prob": prob, "by_depth": by_depth}
+    given = {"guard": guard, "ensemble": ensemble is not None, "tta": tta, "prob": prob, "by_depth": by_depth,
+             "equivariant": equivariant}
     for flag, ok in FLAG_METHODS.items():
         if given[flag] and method not in ok:
             raise SkelkitError(f"--{flag.replace('_', '-')} is only for method {' or '.join(ok)}, not {method!r}")
@@ -49,6 +50,8 @@ def method_kwargs(method: str, *, max_iter=None, guard=False, ensemble=None, tta
         kw["guard"] = True
     if by_depth:
         kw["by_depth"] = True
+    if equivariant:
+        kw["equivariant"] = True
     if ensemble is not None:
         kw["ensemble"] = ensemble
     if tta:
@@ -166,6 +169,7 @@ def _run_zarr(path: Path, outs: dict, method: str, threshold, kw: dict, chunked_
 @click.option("--max-iter", type=click.IntRange(min=0), help="Iteration limit (exact: max_iter; skelite/soft: iters).")
 @click.option("--guard", is_flag=True, help="skelite: accept only topology-safe deletions.")
 @click.option("--by-depth", is_flag=True, help="exact: peel in depth order, two layers per stage (Skelite's teacher).")
+@click.option("--equivariant", is_flag=True, help="exact: no subfields, so the skeleton moves with the image (slower).")
 @click.option("--ensemble", type=click.IntRange(min=1), help="unet: use the first K ensemble members.")
 @click.option("--tta", is_flag=True, help="unet: average over the 8 flips/rotations.")
 @click.option("--prob", is_flag=True, help="unet: also write NAME_prob.tif (skeleton probability).")
@@ -173,7 +177,7 @@ def _run_zarr(path: Path, outs: dict, method: str, threshold, kw: dict, chunked_
 @click.option("--workers", type=click.IntRange(min=1), help=".zarr inputs: local worker processes.")
 @click.option("--scheduler", help=".zarr inputs: dask scheduler (threads, processes or tcp://host:port).")
 @click.option("--keep-going", is_flag=True, help="Skip inputs that fail, list them at the end and exit 1.")
-def command(inputs, out_dir, method, threshold, fmt, overlay, max_iter, guard, by_depth, ensemble, tta, prob,
+def command(inputs, out_dir, method, threshold, fmt, overlay, max_iter, guard, by_depth, equivariant, ensemble, tta, prob,
             chunks, workers, scheduler, keep_going):
     """Skeletonize image files (PNG, TIFF, NPY, NIfTI) or Zarr volumes into OUT_DIR.
 
@@ -184,7 +188,7 @@ def command(inputs, out_dir, method, threshold, fmt, overlay, max_iter, guard, b
     from tqdm import tqdm
 
     kw = method_kwargs(method, max_iter=max_iter, guard=guard, ensemble=ensemble, tta=tta, prob=prob,
-                       by_depth=by_depth)
+                       by_depth=by_depth, equivariant=equivariant)
     chunked_kw = {k: v for k, v in (("chunks", chunks), ("workers", workers), ("scheduler", scheduler)) if v}
     if chunked_kw and not any(_is_zarr(p) for p in inputs):
         raise SkelkitError("--chunks, --workers and --scheduler apply to .zarr inputs only")

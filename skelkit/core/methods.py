@@ -11,13 +11,14 @@ from ..api import Method, _via_numpy, register
 from .thinning import thin
 
 
-def _exact_numpy(mask: np.ndarray, max_iter: int | None = None, by_depth: bool = False) -> np.ndarray:
-    return thin(mask, max_iter=max_iter, by_depth=by_depth)
+def _exact_numpy(mask: np.ndarray, max_iter: int | None = None, by_depth: bool = False,
+                 equivariant: bool = False) -> np.ndarray:
+    return thin(mask, max_iter=max_iter, by_depth=by_depth, equivariant=equivariant)
 
 
-def _exact_torch(x, max_iter: int | None = None, by_depth: bool = False):
+def _exact_torch(x, max_iter: int | None = None, by_depth: bool = False, equivariant: bool = False):
     # Thinning is discrete: run it on CPU per batch item, gradient straight through to kept pixels.
-    return _via_numpy(EXACT, x, {"max_iter": max_iter, "by_depth": by_depth})
+    return _via_numpy(EXACT, x, {"max_iter": max_iter, "by_depth": by_depth, "equivariant": equivariant})
 
 
 EXACT = register(
@@ -26,7 +27,7 @@ EXACT = register(
         _exact_numpy,
         _exact_torch,
         doc="Topology-preserving parallel thinning (8/4 in 2D, 26/6 in 3D); kwargs: max_iter, by_depth "
-        "(peel in depth order, Skelite's teacher).",
+        "(peel in depth order, Skelite's teacher), equivariant (no subfields: the skeleton moves with the image).",
     )
 )
 
