@@ -39,6 +39,7 @@ from skelkit.data.augment import thicken
 from skelkit.data.bezier import synth_mask
 from skelkit.data.synth import EQUIVARIANT
 from skelkit.io.atomic import atomic_write_text
+from skelkit.metrics.overlap import dice
 from skelkit.metrics.topology import betti_numbers
 from skelkit.models.skelite import load_model
 
@@ -71,19 +72,15 @@ def _dilate(s):
     return ndimage.binary_dilation(s, np.ones((3,) * s.ndim, bool))
 
 
-def _dice(a, b) -> float:
-    return 2 * np.count_nonzero(a & b) / max(a.sum() + b.sum(), 1)
-
-
 def metrics(out, mask, ref, ref_exact, ref_sub) -> dict:
     bo, bi = betti_numbers(out), betti_numbers(mask)
     tprec = np.count_nonzero(out & _dilate(ref)) / max(out.sum(), 1)
     tsens = np.count_nonzero(ref & _dilate(out)) / max(ref.sum(), 1)
     return {
         "dbetti": [abs(a - b) for a, b in zip(bo, bi)],
-        "dice": _dice(out, ref),
-        "dice_sub": _dice(out, ref_sub),
-        "dice_exact": _dice(out, ref_exact),
+        "dice": dice(out, ref),
+        "dice_sub": dice(out, ref_sub),
+        "dice_exact": dice(out, ref_exact),
         "cldice": 2 * tprec * tsens / max(tprec + tsens, 1e-12),
         "thinness": 1 - removable_points(out).sum() / max(out.sum(), 1),
         "pixels": int(out.sum()),

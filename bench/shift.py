@@ -32,6 +32,7 @@ import skelkit
 from skelkit.data.augment import thicken
 from skelkit.data.bezier import synth_mask
 from skelkit.io.atomic import atomic_write_text
+from skelkit.metrics.overlap import dice
 
 METHODS = {
     "exact": dict(method="exact"),
@@ -49,15 +50,15 @@ def shift_dice(mask: np.ndarray, kw: dict) -> tuple[float, float]:
     window = tuple(slice(1, 1 + n) for n in mask.shape)
     t = time.process_time()
     base = skelkit.skeletonize(np.pad(mask, 1), **kw)[window]
-    calls, dice = 1, []
+    calls, dices = 1, []
     for s in itertools.product((0, 1), repeat=mask.ndim):
         if not any(s):
             continue
         out = skelkit.skeletonize(np.pad(mask, [(1 + a, 1 - a) for a in s]), **kw)
         out = out[tuple(slice(1 + a, 1 + a + n) for a, n in zip(s, mask.shape))]
         calls += 1
-        dice.append(2 * np.count_nonzero(out & base) / max(out.sum() + base.sum(), 1))
-    return float(np.mean(dice)), (time.process_time() - t) / calls
+        dices.append(dice(out, base))
+    return float(np.mean(dices)), (time.process_time() - t) / calls
 
 
 def main():

@@ -379,7 +379,7 @@ def p_simple(codes, p_codes, nd: int, max_p: int = 8) -> np.ndarray:
     ok = is_simple(codes) & (k <= max_p)
     rows = np.flatnonzero(ok & (k > 0))
     rows = rows[np.argsort(-k[rows], kind="stable")]  # rows with j < 2**k form a prefix
-    k_rows = k[rows]
+    k_rows, c_rows = k[rows], codes[rows]
     bits, rest = [], p_codes[rows]
     for _ in range(int(k_rows.max(initial=0))):  # the set bits of each row, lowest first
         low = rest & -rest
@@ -392,7 +392,7 @@ def p_simple(codes, p_codes, nd: int, max_p: int = 8) -> np.ndarray:
         # Gray code: consecutive subsets differ in one bit, the lowest set bit of j
         g = (j & -j).bit_length() - 1
         removed[:n] ^= bits[g][:n]
-        alive[:n] &= is_simple(codes[rows[:n]] & ~removed[:n])
+        alive[:n] &= is_simple(c_rows[:n] & ~removed[:n])
     ok[rows] = alive
     return ok
 

@@ -227,6 +227,7 @@ class _Thinner:
         self.n_sub = 1 << nd
         self.allowed = None  # flat padded bool: only these pixels may be deleted (None: all)
         self.equivariant = False  # step() by P-simple passes first
+        self._in_p = None  # scratch mask of a direction's candidate set P
         self.table_misses = int(nd == 3)  # 3D codes classified for the first time in the last pass
         # A plain attribute, not a stored bound method: that would make every
         # state a reference cycle, which piles up in long chunked runs.
@@ -280,7 +281,9 @@ class _Thinner:
         ``P`` is the direction's deletable candidates; see :func:`skelkit.core.simple.p_simple`.
         """
         img = self.img
-        in_p = np.zeros(img.size, bool)
+        if self._in_p is None:  # one scratch array per state, kept all-False between passes
+            self._in_p = np.zeros(img.size, bool)
+        in_p = self._in_p
         total = 0
         for d in self.directions:
             cand = self._candidates(d)
