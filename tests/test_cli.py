@@ -257,6 +257,7 @@ def test_eval_empty_prediction_gives_null_distances(run_cli, tmp_path):
         (["--steps", "0"], "--steps"),
         (["--lr", "-1"], "--lr"),
         (["--keep-weight", "0"], "--keep-weight"),
+        (["--w-topo", "-1"], "--w-topo"),
     ],
 )
 def test_train_skelite_flag_errors(run_cli, tmp_path, args, words):

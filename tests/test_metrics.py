@@ -5,6 +5,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
+from scipy import ndimage
 from scipy.spatial.distance import cdist
 
 import skelkit
@@ -20,6 +21,8 @@ from skelkit.metrics import (
     precision_recall_f1,
     skeleton_graph_stats,
     skelneton_score,
+    split_gaps,
+    stray_components,
     thinness,
 )
 
@@ -217,3 +220,57 @@ def test_evaluate_pair_known_values():
     assert m["full_blocks"] == 0 and m["endpoints"] == 2
     m3 = evaluate_pair(np.ones((3, 3, 3), bool), np.ones((3, 3, 3), bool), spacing=(2, 1, 1))
     assert m3["f1"] == 1.0 and m3["hausdorff"] == 0.0 and "betti_error_2" in m3
+
+
+# --------------------------------------------------------- split gaps ---
+def test_split_gaps_finds_the_missing_run_between_two_pieces():
+    ref = hline(5)
+    out = ref.copy()
+    out[5, 8:11] = False  # a 3-pixel gap splits the line
+    out[5, 17] = False  # a shortened end splits nothing
+    gaps = split_gaps(out, ref)
+    assert np.array_equal(np.argwhere(gaps), [[5, 8], [5, 9], [5, 10]])
+    assert not split_gaps(ref, ref).any()
+
+
+def test_split_gaps_ignores_a_cut_loop():
+    ref = np.zeros((9, 9), bool)
+    ref[2, 2:7] = ref[6, 2:7] = ref[2:7, 2] = ref[2:7, 6] = True
+    out = ref.copy()
+    out[2, 4] = False  # b1 error, still one component
+    assert not split_gaps(out, ref).any()
+
+
+def test_split_gaps_3d_uses_26_connectivity():
+    ref = np.zeros((5, 5, 5), bool)
+    ref[[0, 1, 2, 3, 4], [0, 1, 2, 3, 4], [0, 1, 2, 3, 4]] = True  # diagonal, 26-connected only
+    out = ref.copy()
+    out[2, 2, 2] = False
+    assert np.array_equal(np.argwhere(split_gaps(out, ref)), [[2, 2, 2]])
+
+
+@settings(max_examples=60, deadline=None)
+@given(pair_of(st.tuples(st.integers(3, 14), st.integers(3, 14))))
+def test_split_gaps_restore_the_references_grouping(pair):
+    ref, keep = pair
+    out = ref & keep
+    gaps = split_gaps(out, ref)
+    assert not (gaps & ~ref).any() and not (gaps & out).any()
+    # output pixels are grouped by output | gaps exactly as by the reference
+    full = np.ones((3, 3), bool)
+    by_ref = ndimage.label(ref, structure=full)[0][out]
+    by_fill = ndimage.label(out | gaps, structure=full)[0][out]
+    pairs = set(zip(by_ref.tolist(), by_fill.tolist()))
+    assert len(pairs) == len(set(by_ref.tolist())) == len(set(by_fill.tolist()))
+
+
+def test_stray_components_are_the_pieces_without_reference_pixels():
+    ref = hline(5)
+    out = ref.copy()
+    out[5, 10] = False  # split, but both pieces hold reference pixels
+    out[9, 3:6] = True  # a piece of its own
+    out[6, 2] = True  # touches the line: not a piece of its own
+    stray = stray_components(out, ref)
+    assert np.array_equal(np.argwhere(stray), [[9, 3], [9, 4], [9, 5]])
+    assert not stray_components(ref, ref).any()
+    assert np.array_equal(stray_components(ref, np.zeros_like(ref)), ref)  # no reference: all of it is stray

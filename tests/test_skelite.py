@@ -208,6 +208,16 @@ def test_shipped_2d_quality():
     assert out.sum() < 0.5 * mask.sum()
 
 
+@pytest.mark.skipif(not HAVE[2], reason="no shipped weights")
+def test_shipped_2d_unguarded_keeps_the_vessel_tree_connected():
+    """Trained with the component term, the bare network adds at most one piece on the 512x512 vessel mask."""
+    from skelkit.data.examples import retina_vessel_mask
+
+    mask = retina_vessel_mask(512)
+    out = skelkit.skeletonize(mask, method="skelite")
+    assert abs(betti_numbers(out)[0] - betti_numbers(mask)[0]) <= 1  # 0 now; 5 for the weights trained without it
+
+
 @pytest.mark.skipif(not HAVE[3], reason="no shipped weights")
 @pytest.mark.parametrize("side", [2, 4])
 def test_shipped_3d_even_rod_keeps_one_voxel_per_slice(side):
@@ -256,6 +266,46 @@ def test_loss_ignores_pixels_outside_valid():
     assert loss_fn(x, x, trace, peel)[0].item() != pytest.approx(vals[1])  # without it, the edges count
     with pytest.raises(SkelkitError, match="margin"):
         interior((8, 8), 4)
+
+
+def test_component_term_pulls_only_gap_and_stray_pixels():
+    """w_topo: keep the teacher pixel whose deletion split the output, delete the stray piece; nothing else."""
+    from skelkit.data.synth import KEEP
+    from skelkit.training.skelite import SkeliteLoss
+
+    x = torch.zeros(1, 1, 24, 24)
+    x[..., 8:15, 2:22] = 1.0  # a bar; the teacher keeps its middle row
+    peel = (x * 3).to(torch.int16)
+    peel[..., 11, 4:20] = KEEP
+    prob = torch.where(peel == KEEP, 0.1, 0.9).float().requires_grad_(True)
+    with torch.no_grad():
+        prob[..., 11, 12] = 0.8  # deleted: splits the skeleton in two
+        prob[..., 8, 3] = 0.2  # kept: a piece with no teacher pixel
+    out = (x - prob.detach() * x > 0.5).float()
+    loss, parts = SkeliteLoss(w_step=0, w_final=0, w_thin=0, w_topo=1.0)(x, out, [(x, prob)], peel)
+    assert parts["n_gap"] == 1 and parts["n_stray"] == 1
+    loss.backward()
+    g = prob.grad[0, 0]
+    assert g[11, 12] > 0 and g[8, 3] < 0  # gradient descent: less deletion at the gap, more at the stray
+    g[11, 12] = g[8, 3] = 0
+    assert not g.any()
+    plain = SkeliteLoss(w_step=0, w_final=0, w_thin=0)(x, out, [(x, prob)], peel)[1]
+    assert "n_gap" not in plain and plain["loss"] == 0
+
+
+def test_training_from_init_weights(tmp_path):
+    from skelkit.training.skelite import make_config, train_skelite
+
+    kw = dict(steps=1, n_images=2, image_shape=(48, 48), crop=32, crops_per_image=2, batch_size=2, n_val=1,
+              val_shape=(48, 48), val_every=1, warmup=1, lr=1e-12, w_topo=0.5)
+    src = skelkit.models.checkpoints.weights_path("skelite2d")
+    path = train_skelite(tmp_path / "a", make_config("cpu", 2, init=str(src), **kw), progress=False, log=lambda s: None)
+    start = torch.load(src, weights_only=False)["model"]
+    tuned = torch.load(path, weights_only=False)["model"]
+    assert all(torch.allclose(start[k], tuned[k], atol=1e-6) for k in start)  # lr ~0: still the init weights
+    with pytest.raises(SkelkitError, match="--init .*3D Skelite"):
+        train_skelite(tmp_path / "b", make_config("cpu", 2, init=str(src).replace("2d", "3d"), **kw),
+                      progress=False, log=lambda s: None)
 
 
 @pytest.mark.skipif(not HAVE[3], reason="no shipped weights")

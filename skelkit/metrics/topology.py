@@ -12,6 +12,7 @@ from scipy import ndimage
 from skimage.measure import euler_number
 
 from ..validate import as_binary
+from ._common import binary_pair
 
 _FULL = {2: np.ones((3, 3), bool), 3: np.ones((3, 3, 3), bool)}
 
@@ -44,3 +45,64 @@ def betti_numbers(image) -> tuple[int, ...]:
 def betti_errors(pred, ref) -> tuple[int, ...]:
     """Absolute differences of Betti numbers, ``|b_i(pred) - b_i(ref)|`` per dimension."""
     return tuple(abs(a - b) for a, b in zip(betti_numbers(pred), betti_numbers(ref)))
+
+
+def split_gaps(output, reference) -> np.ndarray:
+    """Pixels of ``reference`` missing from ``output`` that join pieces of ``output``.
+
+    The missing pixels ``reference & ~output`` form connected pieces; a piece
+    that touches two or more components of ``output`` is a gap where
+    ``output`` split something ``reference`` holds together. Putting such a
+    piece back merges those components. This locates the ``b0`` errors of a
+    skeleton against a reference skeleton (e.g. a learned skeleton against
+    its teacher's).
+
+    Parameters
+    ----------
+    output : array_like of bool, shape (H, W) or (D, H, W)
+    reference : array_like of bool, same shape
+
+    Returns
+    -------
+    gaps : ndarray of bool, same shape
+        The union of those pieces. Adjacency is 8- (2D) or 26- (3D)
+        connectivity.
+    """
+    output, reference = binary_pair(output, reference, names=("output", "reference"))
+    foot = _FULL[output.ndim]
+    labels, n = ndimage.label(output, structure=foot)
+    missing = reference & ~output
+    pieces, n_pieces = ndimage.label(missing, structure=foot)
+    if n < 2 or n_pieces == 0:
+        return np.zeros(output.shape, bool)
+    # per pixel, the largest and smallest adjacent output label; per piece, their extremes
+    hi = ndimage.maximum_filter(labels, footprint=foot, mode="constant", cval=0)
+    lo = ndimage.minimum_filter(np.where(labels > 0, labels, n + 1), footprint=foot, mode="constant", cval=n + 1)
+    idx = np.arange(1, n_pieces + 1)
+    p_hi = np.asarray(ndimage.maximum(hi, pieces, idx))
+    p_lo = np.asarray(ndimage.minimum(lo, pieces, idx))
+    bridging = np.concatenate([[False], (p_hi > 0) & (p_lo <= n) & (p_lo < p_hi)])
+    return bridging[pieces]
+
+
+def stray_components(output, reference) -> np.ndarray:
+    """Components of ``output`` that hold no pixel of ``reference``.
+
+    Pieces a skeleton keeps where the reference skeleton has nothing: each
+    adds a ``b0`` error that no gap explains (see :func:`split_gaps`).
+
+    Parameters
+    ----------
+    output, reference : array_like of bool, shape (H, W) or (D, H, W)
+
+    Returns
+    -------
+    stray : ndarray of bool, same shape
+        The union of those components (8- / 26-connectivity).
+    """
+    output, reference = binary_pair(output, reference, names=("output", "reference"))
+    labels, n = ndimage.label(output, structure=_FULL[output.ndim])
+    hit = np.zeros(n + 1, bool)
+    hit[np.unique(labels[reference])] = True
+    hit[0] = True
+    return ~hit[labels]

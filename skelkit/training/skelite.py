@@ -10,6 +10,12 @@ Losses (:class:`SkeliteLoss`), all on a batch of crops with teacher peel maps
 * final BCE of the soft skeleton against the teacher's skeleton;
 * thinning: the soft value of output pixels that are still removable
   (simple, not an end point; :func:`skelkit.core.simple.removable`);
+* components (beyond the paper): BCE towards "keep" at the teacher pixels
+  whose removal split the hard output (:func:`skelkit.metrics.topology.split_gaps`)
+  and towards "delete" on output pieces with no teacher pixel
+  (:func:`skelkit.metrics.topology.stray_components`), each averaged over its
+  pixels, so the few decisions that make ``b0`` errors weigh as much as a
+  whole term;
 * optional clDice-style coverage of the mask's soft skeleton
   (:func:`skelkit.core.soft.soft_skeleton`).
 
@@ -43,7 +49,8 @@ from ..core.soft import soft_skeleton
 from ..data.synth import KEEP, default_shape, load_or_build, teacher_state
 from ..errors import SkelkitError
 from ..io.atomic import atomic_write_text
-from ..models.skelite import Skelite
+from ..metrics.topology import split_gaps, stray_components
+from ..models.skelite import Skelite, load_model
 from ..models.checkpoints import load_state, save_checkpoint
 
 
@@ -70,20 +77,22 @@ class SkeliteConfig:
     w_thin: float = 0.5
     w_cldice: float = 0.0
     keep_weight: float = 6.0  # skeleton pixels are rare and deleting one may cut the skeleton
+    w_topo: float = 0.0  # presets set it; 0 here so older checkpoints (written without it) resume as they ran
     margin: int = 0  # loss ignores pixels this close to a crop face (their targets depend on unseen context)
     teacher_offset: int = 0
     sparse: bool = True  # exact same numbers as dense, ~3x faster on thin structures
     threads: int = 1
     device: str = "cpu"
     seed: int = 0
+    init: str | None = None  # start from these weights (fine-tuning) instead of a random initialisation
 
 
 PRESETS = {
-    ("cpu", 2): dict(steps=4000, threads=2),
+    ("cpu", 2): dict(steps=4000, threads=2, w_topo=0.3),
     ("cpu", 3): dict(steps=1500, batch_size=8, crop=32, n_images=600, val_every=250, n_val=3,
                      val_shape=(64, 64, 64), warmup=50, margin=4, threads=2),
     ("gpu", 2): dict(steps=20000, batch_size=64, n_images=4000, crops_per_image=8, val_every=1000, n_val=64,
-                     threads=4, device="cuda"),
+                     threads=4, device="cuda", w_topo=0.3),
     ("gpu", 3): dict(steps=10000, batch_size=16, crop=48, n_images=800, crops_per_image=8, val_every=500,
                      n_val=16, val_shape=(128, 128, 128), threads=4, device="cuda", margin=4),
 }
@@ -113,8 +122,9 @@ class SkeliteLoss(nn.Module):
 
     Parameters
     ----------
-    w_step, w_final, w_thin, w_cldice : float
-        Weights of the per-step, final-skeleton, thinning and clDice terms.
+    w_step, w_final, w_thin, w_cldice, w_topo : float
+        Weights of the per-step, final-skeleton, thinning, clDice and
+        component (gap and stray) terms.
     keep_weight : float
         BCE weight of teacher-kept (skeleton) pixels relative to deleted ones.
     teacher_offset : int
@@ -122,9 +132,11 @@ class SkeliteLoss(nn.Module):
         ``k + 1 + teacher_offset`` stages.
     """
 
-    def __init__(self, w_step=1.0, w_final=0.5, w_thin=0.5, w_cldice=0.0, keep_weight=6.0, teacher_offset=0):
+    def __init__(self, w_step=1.0, w_final=0.5, w_thin=0.5, w_cldice=0.0, keep_weight=6.0, teacher_offset=0,
+                 w_topo=0.0):
         super().__init__()
         self.w_step, self.w_final, self.w_thin, self.w_cldice = w_step, w_final, w_thin, w_cldice
+        self.w_topo = w_topo
         self.keep_weight, self.teacher_offset = keep_weight, teacher_offset
 
     def forward(self, x, out, trace, peel, valid=None):
@@ -168,8 +180,22 @@ class SkeliteLoss(nn.Module):
             cl = 1.0 - cover
             total = total + self.w_cldice * cl
             parts["l_cldice"] = cl.item()
+        if self.w_topo > 0:
+            gaps, strays = (m * valid for m in _component_errors(out, skel))
+            lg = -(torch.log(soft.clamp_min(1e-6)) * gaps).sum() / gaps.sum().clamp_min(1.0)
+            ls = -(torch.log((1.0 - soft).clamp_min(1e-6)) * strays).sum() / strays.sum().clamp_min(1.0)
+            total = total + self.w_topo * (lg + ls)
+            parts.update(l_gap=lg.item(), l_stray=ls.item(), n_gap=gaps.sum().item(), n_stray=strays.sum().item())
         parts["loss"] = total.item()
         return total, parts
+
+
+def _component_errors(out, skel) -> tuple[torch.Tensor, torch.Tensor]:
+    """Float tensors like ``out``: each item's gaps and strays against the teacher's skeleton."""
+    ys, ts = out.detach().cpu().numpy()[:, 0] > 0.5, skel.detach().cpu().numpy()[:, 0] > 0.5
+    gaps = np.stack([split_gaps(y, t) for y, t in zip(ys, ts)])[:, None]
+    strays = np.stack([stray_components(y, t) for y, t in zip(ys, ts)])[:, None]
+    return tuple(torch.from_numpy(m).to(device=out.device, dtype=out.dtype) for m in (gaps, strays))
 
 
 # -------------------------------------------------------------- validation ---
@@ -291,6 +317,12 @@ def train_skelite(out, cfg: SkeliteConfig, *, resume: bool = False, progress: bo
         opt.load_state_dict(ck["optimizer"])
         step, elapsed, history = ck["step"], ck["elapsed"], ck["history"]
         log(f"resumed at step {step}")
+    elif cfg.init is not None:
+        try:
+            model.load_state_dict(load_model(cfg.dim, cfg.init).state_dict())  # checks dim and layout
+        except SkelkitError as exc:
+            raise SkelkitError(f"--init {cfg.init}: {exc}") from None
+        log(f"initialised from {cfg.init}")
 
     train_spec, val_spec = data_specs(cfg)
     t0 = time.time()
@@ -300,7 +332,8 @@ def train_skelite(out, cfg: SkeliteConfig, *, resume: bool = False, progress: bo
     log(f"data: {len(train_peel)} training crops {train_peel.shape[1:]}, {len(val_peel)} validation images "
         f"{val_peel.shape[1:]} ({data_s:.0f} s)")
 
-    loss_fn = SkeliteLoss(cfg.w_step, cfg.w_final, cfg.w_thin, cfg.w_cldice, cfg.keep_weight, cfg.teacher_offset)
+    loss_fn = SkeliteLoss(cfg.w_step, cfg.w_final, cfg.w_thin, cfg.w_cldice, cfg.keep_weight, cfg.teacher_offset,
+                          cfg.w_topo)
     valid = interior(train_peel.shape[1:], cfg.margin, device) if cfg.margin else None
     model.train()
 

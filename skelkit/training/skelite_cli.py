@@ -25,7 +25,13 @@ from ..errors import SkelkitError
 @click.option("--threads", type=int, default=None, help="torch threads (cpu preset: 2).")
 @click.option("--keep-weight", type=float, default=None,
               help="Loss weight of teacher-kept pixels relative to deleted ones (preset: 6).")
-def command(dim, preset, out, resume, steps, seed, batch_size, lr, n_images, val_every, threads, keep_weight):
+@click.option("--w-topo", type=float, default=None,
+              help="Weight of the component term: keep teacher pixels whose removal split the output, delete "
+                   "output pieces with no teacher pixel (preset: 0).")
+@click.option("--init", type=click.Path(dir_okay=False, exists=True), default=None,
+              help="Start from these weights (fine-tuning) instead of a random initialisation.")
+def command(dim, preset, out, resume, steps, seed, batch_size, lr, n_images, val_every, threads, keep_weight,
+            w_topo, init):
     """Train Skelite on synthetic Bezier data with exact-thinning targets; writes OUT/skelite{dim}d.pt."""
     from .skelite import make_config, train_skelite
 
@@ -36,7 +42,10 @@ def command(dim, preset, out, resume, steps, seed, batch_size, lr, n_images, val
     for name, v in (("--lr", lr), ("--keep-weight", keep_weight)):
         if v is not None and not v > 0:
             raise SkelkitError(f"{name} must be > 0, got {v}")
+    if w_topo is not None and not w_topo >= 0:
+        raise SkelkitError(f"--w-topo must be >= 0, got {w_topo}")
     cfg = make_config(preset, int(dim), steps=steps, seed=seed, batch_size=batch_size, lr=lr, n_images=n_images,
-                      val_every=val_every, threads=threads, keep_weight=keep_weight)
+                      val_every=val_every, threads=threads, keep_weight=keep_weight, w_topo=w_topo,
+                      init=None if init is None else str(init))
     path = train_skelite(out, cfg, resume=resume, progress=sys.stderr.isatty(), log=lambda s: click.echo(s, err=True))
     click.echo(str(path))
