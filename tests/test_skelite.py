@@ -293,6 +293,7 @@ def test_component_term_pulls_only_gap_and_stray_pixels():
     assert "n_gap" not in plain and plain["loss"] == 0
 
 
+@pytest.mark.skipif(not (HAVE[2] and HAVE[3]), reason="no shipped weights")
 def test_training_from_init_weights(tmp_path):
     from skelkit.training.skelite import make_config, train_skelite
 
