@@ -37,7 +37,7 @@ from skelkit.core.simple import removable_points
 from skelkit.core.thinning import thin
 from skelkit.data.augment import thicken
 from skelkit.data.bezier import synth_mask
-from skelkit.data.synth import EQUIVARIANT
+from skelkit.data.synth import EQUIVARIANT, teacher_skeleton
 from skelkit.io.atomic import atomic_write_text
 from skelkit.metrics.overlap import dice
 from skelkit.metrics.topology import betti_numbers
@@ -98,7 +98,7 @@ def evaluate(data: dict, weights=None) -> dict:
         eq = EQUIVARIANT[masks[0].ndim]
         if eq:
             methods["exact (depth order, teacher)"]["equivariant"] = True
-        refs = [thin(m, by_depth=True, equivariant=eq) for m in masks]
+        refs = [teacher_skeleton(m) for m in masks]
         refs_sub = [thin(m, by_depth=True) for m in masks] if eq else refs
         refs_exact = [thin(m) for m in masks]
         for meth, kw in methods.items():

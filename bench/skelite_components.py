@@ -28,9 +28,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from skelkit.core.thinning import thin
 from skelkit.data.examples import retina_vessel_mask
-from skelkit.data.synth import EQUIVARIANT, sample
+from skelkit.data.synth import sample, teacher_skeleton
 from skelkit.io.atomic import atomic_write_text
 from skelkit.metrics import betti_numbers, dice, split_gaps, stray_components
 from skelkit.models.skelite import skelite_numpy
@@ -49,7 +48,7 @@ def score(masks: list, weights) -> dict:
     rows = []
     for mask in masks:
         mask = np.asarray(mask, bool)
-        ref = thin(mask, by_depth=True, equivariant=EQUIVARIANT[mask.ndim])
+        ref = teacher_skeleton(mask)
         out = skelite_numpy(mask, weights=weights)
         b_in, b_out = betti_numbers(mask), betti_numbers(out)
         rows.append([dice(out, ref), abs(b_out[0] - b_in[0]), abs(b_out[1] - b_in[1]), b_out[1] - b_in[1],

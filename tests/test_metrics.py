@@ -21,6 +21,7 @@ from skelkit.metrics import (
     precision_recall_f1,
     skeleton_graph_stats,
     skelneton_score,
+    component_errors,
     split_gaps,
     stray_components,
     thinness,
@@ -255,6 +256,8 @@ def test_split_gaps_restore_the_references_grouping(pair):
     ref, keep = pair
     out = ref & keep
     gaps = split_gaps(out, ref)
+    both = component_errors(out, ref)
+    assert np.array_equal(both[0], gaps) and np.array_equal(both[1], stray_components(out, ref))
     assert not (gaps & ~ref).any() and not (gaps & out).any()
     # output pixels are grouped by output | gaps exactly as by the reference
     full = np.ones((3, 3), bool)

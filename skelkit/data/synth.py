@@ -44,6 +44,14 @@ TEACHER = "thin-by-depth, framed crops, equivariant in 3D"
 EQUIVARIANT = {2: False, 3: True}
 
 
+def teacher_skeleton(mask: np.ndarray) -> np.ndarray:
+    """Skeleton of ``mask`` by the exact thinning teacher (depth order; equivariant in 3D); bool, same shape."""
+    from ..core.thinning import thin
+
+    mask = np.asarray(mask, bool)
+    return thin(mask, by_depth=True, equivariant=EQUIVARIANT[mask.ndim])
+
+
 def teacher(mask: np.ndarray) -> np.ndarray:
     """Peel map of a mask under the exact thinning teacher (depth order; equivariant in 3D).
 

@@ -69,20 +69,7 @@ def split_gaps(output, reference) -> np.ndarray:
         connectivity.
     """
     output, reference = binary_pair(output, reference, names=("output", "reference"))
-    foot = _FULL[output.ndim]
-    labels, n = ndimage.label(output, structure=foot)
-    missing = reference & ~output
-    pieces, n_pieces = ndimage.label(missing, structure=foot)
-    if n < 2 or n_pieces == 0:
-        return np.zeros(output.shape, bool)
-    # per pixel, the largest and smallest adjacent output label; per piece, their extremes
-    hi = ndimage.maximum_filter(labels, footprint=foot, mode="constant", cval=0)
-    lo = ndimage.minimum_filter(np.where(labels > 0, labels, n + 1), footprint=foot, mode="constant", cval=n + 1)
-    idx = np.arange(1, n_pieces + 1)
-    p_hi = np.asarray(ndimage.maximum(hi, pieces, idx))
-    p_lo = np.asarray(ndimage.minimum(lo, pieces, idx))
-    bridging = np.concatenate([[False], (p_hi > 0) & (p_lo <= n) & (p_lo < p_hi)])
-    return bridging[pieces]
+    return _split_gaps(output, reference, *_label(output))
 
 
 def stray_components(output, reference) -> np.ndarray:
@@ -101,7 +88,36 @@ def stray_components(output, reference) -> np.ndarray:
         The union of those components (8- / 26-connectivity).
     """
     output, reference = binary_pair(output, reference, names=("output", "reference"))
-    labels, n = ndimage.label(output, structure=_FULL[output.ndim])
+    return _stray_components(reference, *_label(output))
+
+
+def component_errors(output, reference) -> tuple[np.ndarray, np.ndarray]:
+    """``(split_gaps(output, reference), stray_components(output, reference))``, labelling ``output`` once."""
+    output, reference = binary_pair(output, reference, names=("output", "reference"))
+    labels, n = _label(output)
+    return _split_gaps(output, reference, labels, n), _stray_components(reference, labels, n)
+
+
+def _label(output: np.ndarray) -> tuple[np.ndarray, int]:
+    return ndimage.label(output, structure=_FULL[output.ndim])
+
+
+def _split_gaps(output, reference, labels, n) -> np.ndarray:
+    foot = _FULL[output.ndim]
+    pieces, n_pieces = ndimage.label(reference & ~output, structure=foot)
+    if n < 2 or n_pieces == 0:
+        return np.zeros(output.shape, bool)
+    # per pixel, the largest and smallest adjacent output label; per piece, their extremes
+    hi = ndimage.maximum_filter(labels, footprint=foot, mode="constant", cval=0)
+    lo = ndimage.minimum_filter(np.where(labels > 0, labels, n + 1), footprint=foot, mode="constant", cval=n + 1)
+    idx = np.arange(1, n_pieces + 1)
+    p_hi = np.asarray(ndimage.maximum(hi, pieces, idx))
+    p_lo = np.asarray(ndimage.minimum(lo, pieces, idx))
+    bridging = np.concatenate([[False], (p_hi > 0) & (p_lo <= n) & (p_lo < p_hi)])
+    return bridging[pieces]
+
+
+def _stray_components(reference, labels, n) -> np.ndarray:
     hit = np.zeros(n + 1, bool)
     hit[np.unique(labels[reference])] = True
     hit[0] = True

@@ -49,7 +49,7 @@ from ..core.soft import soft_skeleton
 from ..data.synth import KEEP, default_shape, load_or_build, teacher_state
 from ..errors import SkelkitError
 from ..io.atomic import atomic_write_text
-from ..metrics.topology import split_gaps, stray_components
+from ..metrics.topology import component_errors
 from ..models.skelite import Skelite, load_model
 from ..models.checkpoints import load_state, save_checkpoint
 
@@ -193,8 +193,7 @@ class SkeliteLoss(nn.Module):
 def _component_errors(out, skel) -> tuple[torch.Tensor, torch.Tensor]:
     """Float tensors like ``out``: each item's gaps and strays against the teacher's skeleton."""
     ys, ts = out.detach().cpu().numpy()[:, 0] > 0.5, skel.detach().cpu().numpy()[:, 0] > 0.5
-    gaps = np.stack([split_gaps(y, t) for y, t in zip(ys, ts)])[:, None]
-    strays = np.stack([stray_components(y, t) for y, t in zip(ys, ts)])[:, None]
+    gaps, strays = (np.stack(m)[:, None] for m in zip(*(component_errors(y, t) for y, t in zip(ys, ts))))
     return tuple(torch.from_numpy(m).to(device=out.device, dtype=out.dtype) for m in (gaps, strays))
 
 
