@@ -7,9 +7,11 @@ retinal vessel mask, and reports per image: Dice against the teacher (exact
 thinning in depth order, equivariant in 3D), the ``b0`` and ``b1`` errors
 against the input (and the signed ``b1`` difference: loops closed > 0,
 opened < 0), the pixels of teacher skeleton missing where the output is
-split (``skelkit.metrics.split_gaps``) and the pixels of output pieces with no
-teacher pixel (``skelkit.metrics.stray_components``). Used to compare training
-recipes (e.g. with and without the component term ``--w-topo``).
+split (``skelkit.metrics.split_gaps``), the pixels of output pieces with no
+teacher pixel (``skelkit.metrics.stray_components``), the output pixels the
+teacher deletes (extra) and the teacher pixels the output lacks (missing).
+Used to compare training recipes (e.g. with and without the component term
+``--w-topo``, or keep weights).
 
 Usage::
 
@@ -52,9 +54,11 @@ def score(masks: list, weights) -> dict:
         out = skelite_numpy(mask, weights=weights)
         b_in, b_out = betti_numbers(mask), betti_numbers(out)
         rows.append([dice(out, ref), abs(b_out[0] - b_in[0]), abs(b_out[1] - b_in[1]), b_out[1] - b_in[1],
-                     split_gaps(out, ref).sum(), stray_components(out, ref).sum()])
+                     split_gaps(out, ref).sum(), stray_components(out, ref).sum(),
+                     np.count_nonzero(out & ~ref), np.count_nonzero(ref & ~out)])
     m = np.mean(np.array(rows, float), axis=0)
-    return dict(zip(["dice", "abs_db0", "abs_db1", "db1", "gap_px", "stray_px"], np.round(m, 4).tolist()))
+    keys = ["dice", "abs_db0", "abs_db1", "db1", "gap_px", "stray_px", "extra_px", "missing_px"]
+    return dict(zip(keys, np.round(m, 4).tolist()))
 
 
 def main(argv=None):
@@ -65,14 +69,15 @@ def main(argv=None):
     torch.set_num_threads(1)
     sets = data(args.dim)
     results = []
-    print("| weights | data | Dice vs teacher | abs d b0 | abs d b1 | d b1 | gap px | stray px |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("| weights | data | Dice vs teacher | abs d b0 | abs d b1 | d b1 | gap px | stray px | extra px | missing px |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for w in args.weights or [None]:
         for name, masks in sets.items():
             results.append({"weights": w or f"shipped skelite{args.dim}d.pt", "data": name, **score(masks, w)})
             r = results[-1]
             print(f"| {r['weights']} | {name} | {r['dice']:.3f} | {r['abs_db0']:.2f} | {r['abs_db1']:.2f} "
-                  f"| {r['db1']:+.2f} | {r['gap_px']:.1f} | {r['stray_px']:.1f} |", flush=True)
+                  f"| {r['db1']:+.2f} | {r['gap_px']:.1f} | {r['stray_px']:.1f} | {r['extra_px']:.0f} "
+                  f"| {r['missing_px']:.0f} |", flush=True)
     out = RESULTS / f"skelite_components_{args.dim}d.json"
     cmd = "OMP_NUM_THREADS=1 .venv/bin/python bench/skelite_components.py --dim " + " ".join(
         [str(args.dim)] + list(args.weights))
