@@ -9,6 +9,7 @@ from skelkit.cli.skeletonize import method_kwargs
 from skelkit.core.thinning import thin
 from skelkit.errors import SkelkitError
 from skelkit.io import read_image, write_image
+from skelkit.metrics import betti_numbers
 
 
 @pytest.fixture
@@ -264,3 +265,22 @@ def test_train_skelite_flag_errors(run_cli, tmp_path, args, words):
     code, _, err = run_cli("train", "skelite", "--dim", "2", "--out", tmp_path / "run", *args)
     assert code == 2 and words in _one_error_line(err)
     assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("guard", [False, True])
+def test_skelite_2d_and_3d_with_shipped_weights(run_cli, inputs, tmp_path, guard):
+    from skelkit.models.checkpoints import weights_path
+
+    if not (weights_path("skelite2d").is_file() and weights_path("skelite3d").is_file()):
+        pytest.skip("no shipped Skelite weights")
+    out = tmp_path / "out"
+    paths = [inputs["ring"][0], inputs["box"][0]]  # a 2D PNG and a 3D TIFF stack
+    code, _, err = run_cli("skeletonize", *paths, "-o", out, "--method", "skelite", *(["--guard"] if guard else []))
+    assert code == 0, err
+    for name in ("ring", "box"):
+        path, mask = inputs[name]
+        got, _ = read_image(out / path.name)
+        assert got.shape == mask.shape and got.any() and not (got & ~mask).any()
+        np.testing.assert_array_equal(got, skelkit.skeletonize(mask, method="skelite", guard=guard))
+        if guard:
+            assert betti_numbers(got) == betti_numbers(mask)
