@@ -33,7 +33,7 @@ import torch
 from skelkit.data.examples import retina_vessel_mask
 from skelkit.data.synth import sample, teacher_skeleton
 from skelkit.io.atomic import atomic_write_text
-from skelkit.metrics import betti_numbers, dice, split_gaps, stray_components
+from skelkit.metrics import betti_numbers, component_errors, dice
 from skelkit.models.skelite import skelite_numpy
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -53,8 +53,9 @@ def score(masks: list, weights) -> dict:
         ref = teacher_skeleton(mask)
         out = skelite_numpy(mask, weights=weights)
         b_in, b_out = betti_numbers(mask), betti_numbers(out)
+        gaps, strays = component_errors(out, ref)
         rows.append([dice(out, ref), abs(b_out[0] - b_in[0]), abs(b_out[1] - b_in[1]), b_out[1] - b_in[1],
-                     split_gaps(out, ref).sum(), stray_components(out, ref).sum(),
+                     gaps.sum(), strays.sum(),
                      np.count_nonzero(out & ~ref), np.count_nonzero(ref & ~out)])
     m = np.mean(np.array(rows, float), axis=0)
     keys = ["dice", "abs_db0", "abs_db1", "db1", "gap_px", "stray_px", "extra_px", "missing_px"]

@@ -44,12 +44,15 @@ TEACHER = "thin-by-depth, framed crops, equivariant in 3D"
 EQUIVARIANT = {2: False, 3: True}
 
 
-def teacher_skeleton(mask: np.ndarray) -> np.ndarray:
-    """Skeleton of ``mask`` by the exact thinning teacher (depth order; equivariant in 3D); bool, same shape."""
+def _teacher_thin(mask: np.ndarray, **kw):
     from ..core.thinning import thin
 
-    mask = np.asarray(mask, bool)
-    return thin(mask, by_depth=True, equivariant=EQUIVARIANT[mask.ndim])
+    return thin(mask, by_depth=True, equivariant=EQUIVARIANT[mask.ndim], **kw)
+
+
+def teacher_skeleton(mask: np.ndarray) -> np.ndarray:
+    """Skeleton of ``mask`` by the exact thinning teacher (depth order; equivariant in 3D); bool, same shape."""
+    return _teacher_thin(np.asarray(mask, bool))
 
 
 def teacher(mask: np.ndarray) -> np.ndarray:
@@ -65,10 +68,8 @@ def teacher(mask: np.ndarray) -> np.ndarray:
         0 background, ``t`` deleted in teacher stage ``t``, :data:`KEEP`
         skeleton.
     """
-    from ..core.thinning import thin
-
     mask = np.asarray(mask, bool)
-    skel, history = thin(mask, by_depth=True, equivariant=EQUIVARIANT[mask.ndim], return_history=True)
+    skel, history = _teacher_thin(mask, return_history=True)
     peel = np.where(mask, KEEP, 0).astype(np.int16)
     prev = mask
     for t, state in enumerate(history, start=1):

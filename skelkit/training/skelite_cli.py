@@ -27,7 +27,7 @@ from ..errors import SkelkitError
               help="Loss weight of teacher-kept pixels relative to deleted ones (preset: 6).")
 @click.option("--w-topo", type=float, default=None,
               help="Weight of the component term: keep teacher pixels whose removal split the output, delete "
-                   "output pieces with no teacher pixel (preset: 0).")
+                   "output pieces with no teacher pixel (presets: 0.3 in 2D, 0 in 3D).")
 @click.option("--init", type=click.Path(dir_okay=False, exists=True), default=None,
               help="Start from these weights (fine-tuning) instead of a random initialisation.")
 def command(dim, preset, out, resume, steps, seed, batch_size, lr, n_images, val_every, threads, keep_weight,
