@@ -32,11 +32,9 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))  # `bench.inputs` and the checkout's skelkit, whatever the cwd
 
 _CHILD = r"""
 import json, resource, sys, time
-sys.path.insert(0, {root!r})
 import numpy as np, dask, zarr
 from skelkit.core.thinning import thin
 from skelkit.chunked import skeletonize
@@ -74,7 +72,7 @@ print("RESULT " + json.dumps(dict(seconds=t1 - t0, peak_mb=peak_mb(), **extra)))
 
 
 def _child(mode, src="", dst="", chunks=0, workers=None):
-    code = _CHILD.format(root=str(ROOT), args=(mode, str(src), str(dst), chunks, workers))
+    code = _CHILD.format(args=(mode, str(src), str(dst), chunks, workers))
     env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
     if proc.returncode:
@@ -92,7 +90,7 @@ def bench_size(size, chunks, workers, tmp: Path) -> dict:
     import numpy as np
     import zarr
 
-    from bench.inputs import tube_volume
+    from inputs import tube_volume  # bench/inputs.py (this script's folder is on sys.path)
     from skelkit.chunked.plans import make_plan
     from skelkit.chunked.rounds import round_depths
 

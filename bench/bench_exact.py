@@ -22,9 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-import inputs  # noqa: E402
+import inputs  # noqa: E402  (bench/inputs.py: this script's folder is on sys.path)
 
 from skelkit.core import simple  # noqa: E402
 from skelkit.core.thinning import thin  # noqa: E402

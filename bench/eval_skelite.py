@@ -128,13 +128,12 @@ def evaluate(data: dict, weights=None) -> dict:
 def sparse_vs_dense(mask: np.ndarray, repeats: int = 3, weights=None) -> dict:
     """CPU time of the three Skelite paths on one image: band by band (the default without
     gradients), gathered sparse forward (the training path) and the dense reference."""
-    from skelkit.models.skelite_bands import skeletonize_bands
+    import skelkit
 
     model = load_model(2, weights)
-    xb = torch.from_numpy(mask)[None, None]
-    x = xb.float()
-    paths = {
-        "bands": lambda guard: skeletonize_bands(model, xb, None, guard),
+    x = torch.from_numpy(mask)[None, None].float()
+    paths = {  # the numpy path runs band by band
+        "bands": lambda guard: torch.from_numpy(skelkit.skeletonize(mask, "skelite", guard=guard, weights=weights))[None, None],
         "sparse": lambda guard: model(x, guard=guard, sparse=True) > 0.5,
         "dense": lambda guard: model(x, guard=guard, sparse=False) > 0.5,
     }

@@ -29,7 +29,7 @@ from skelkit.data.skelneton import class_of, default_root, load_pairs, load_spli
 from skelkit.io.atomic import atomic_write_text
 from skelkit.metrics.overlap import pooled_f1, precision_recall_f1, skelneton_score
 from skelkit.models.unet import load_unet, predict_proba
-from skelkit.models.checkpoints import weights_path
+from skelkit.models.weights import weights_path
 
 
 def scores(preds, gts) -> dict:

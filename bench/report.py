@@ -511,5 +511,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.path[:0] = [str(HERE), str(ROOT)]
     sys.exit(main())

@@ -74,12 +74,27 @@ import numpy as np  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-# Benchmark the checkout this script lives in (not whatever skelkit is installed), and find bench/ modules.
-sys.path[:0] = [str(HERE), str(ROOT)]
 
-from report import pack_bits  # noqa: E402
+from report import pack_bits  # noqa: E402  (bench/report.py: this script's folder is on sys.path)
 
-METHODS = ["exact", "skelite", "skelite+guard", "unet", "soft", "skimage", "medial_axis", "menten"]
+import skelkit  # noqa: E402
+
+#: Peer implementations benchmarked beside skelkit's methods (modules in bench/).
+PEERS = {"menten": "bench/menten.py, Menten et al. (ICCV 2023) re-implemented from the paper"}
+
+
+def bench_methods() -> dict:
+    """Benchmark column -> (method, options): every method of the table and its named variants, then the peers."""
+    cols = {}
+    for name in skelkit.available_methods():
+        cols[name] = (name, {})
+        for variant, opts in skelkit.get_method(name).variants.items():
+            cols[variant] = (name, dict(opts))
+    cols.update({p: (p, {}) for p in PEERS})
+    return cols
+
+
+METHODS = list(bench_methods())
 GALLERY_CROP = 256  # gallery images are centre crops at most this big
 
 
@@ -123,7 +138,7 @@ class _Unavailable(Exception):
 def skelneton_pairs(n: int) -> dict:
     """``n`` SkelNetOn validation pairs (evenly spaced over the split's validation names)."""
     from skelkit.data.skelneton import default_root, list_names, load_pairs, load_split, split_names
-    from skelkit.models.checkpoints import WEIGHTS_DIR
+    from skelkit.models.weights import WEIGHTS_DIR
 
     root = default_root()
     if root is None:
@@ -163,17 +178,14 @@ def build_cases(quick: bool, n_skelneton: int | None = None) -> list[Case]:
 
 # ----------------------------------------------------------------- methods --
 def method_callables(name: str):
-    """``(numpy_fn, torch_fn_or_None)`` for a method name; imports happen here (in the cell's process)."""
-    import skelkit
-
+    """``(numpy_fn, torch_fn_or_None)`` for a benchmark column; imports happen here (in the cell's process)."""
     if name == "menten":
         import menten
 
         return menten.menten_skeletonize, menten.MentenSkeletonize()
-    base, kw = ("skelite", {"guard": True}) if name == "skelite+guard" else (name, {})
-    m = skelkit.api.get_method(base)
+    base, kw = bench_methods()[name]
     torch_fn = None
-    if m.torch_fn is not None and base not in ("exact",):  # exact's torch path runs on the CPU anyway
+    if skelkit.get_method(base).torch is not None:  # methods without one run their numpy path per item
         def torch_fn(x, _b=base, _kw=kw):
             return skelkit.skeletonize(x, method=_b, **_kw)
 
@@ -182,38 +194,17 @@ def method_callables(name: str):
 
 def unavailable_reason(name: str, case: Case) -> str | None:
     """Why ``name`` cannot run on ``case`` (checked in the parent, without running anything), or None."""
-    from skelkit.errors import SkelkitError
-
-    base = "skelite" if name == "skelite+guard" else name
-    if name == "menten":
-        if not (HERE / "menten.py").is_file():
-            return "bench/menten.py missing"
-    else:
-        try:
-            from skelkit.api import get_method
-
-            m = get_method(base)
-        except (SkelkitError, ImportError) as exc:
-            return f"method not available ({exc})"
-        if case.dim not in m.dims:
-            return f"{name} supports {'/'.join(map(str, m.dims))}D only"
-    if base == "skelite":
-        from skelkit.models.checkpoints import weights_path
-
-        w = weights_path(f"skelite{case.dim}d")
-        if not w.is_file():
-            return f"weights missing: {w.relative_to(ROOT) if w.is_relative_to(ROOT) else w}"
-    if base == "unet":
-        from skelkit.models.checkpoints import weights_path
-
+    if name in PEERS:
+        return None if (HERE / f"{name}.py").is_file() else f"bench/{name}.py missing"
+    base = bench_methods()[name][0]
+    m = skelkit.get_method(base)
+    if m.domain == "shapes":  # for SkelNetOn-style 256x256 silhouettes
         if case.dim != 2 or case.kind not in ("skelneton", "shape"):
-            return "unet is for 2D shape images (SkelNetOn-style 256x256 silhouettes)"
+            return f"{name} is for 2D shape images (SkelNetOn-style 256x256 silhouettes)"
         if case.kind == "shape" and case.data["masks"][0].shape != (256, 256):
-            return "unet is for 256x256 shape images; this one is " + "x".join(map(str, case.data["masks"][0].shape))
-        w = weights_path("unet")
-        if not w.is_file():
-            return f"weights missing: {w.relative_to(ROOT) if w.is_relative_to(ROOT) else w}"
-    return None
+            return f"{name} is for 256x256 shape images; this one is " + "x".join(map(str, case.data["masks"][0].shape))
+    reason = skelkit.unavailable_reason(base, case.dim)
+    return None if reason is None else reason.replace(str(ROOT) + "/", "")
 
 
 # ------------------------------------------------------------- one cell ----

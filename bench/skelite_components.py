@@ -34,7 +34,7 @@ from skelkit.data.examples import retina_vessel_mask
 from skelkit.data.synth import sample, teacher_skeleton
 from skelkit.io.atomic import atomic_write_text
 from skelkit.metrics import betti_numbers, component_errors, dice
-from skelkit.models.skelite import skelite_numpy
+import skelkit
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -51,7 +51,7 @@ def score(masks: list, weights) -> dict:
     for mask in masks:
         mask = np.asarray(mask, bool)
         ref = teacher_skeleton(mask)
-        out = skelite_numpy(mask, weights=weights)
+        out = skelkit.skeletonize(mask, "skelite", weights=weights)
         b_in, b_out = betti_numbers(mask), betti_numbers(out)
         gaps, strays = component_errors(out, ref)
         rows.append([dice(out, ref), abs(b_out[0] - b_in[0]), abs(b_out[1] - b_in[1]), b_out[1] - b_in[1],

@@ -35,11 +35,11 @@ import torch
 from skelkit.data.vessels import render_vessels
 from skelkit.errors import SkelkitError
 from skelkit.io.atomic import atomic_path, atomic_write_text
-from skelkit.losses import DiceClDiceLoss, DiceLoss
+from skelkit.losses import DiceClDiceLoss, SoftDiceLoss
 from skelkit.metrics.overlap import cldice, dice
 from skelkit.metrics.topology import betti_errors, betti_numbers
 from skelkit.models.unet import UNet
-from skelkit.models.checkpoints import save_checkpoint, weights_path
+from skelkit.models.weights import save_checkpoint, weights_path
 
 RUNS = {
     "dice": "(a) Dice",
@@ -101,7 +101,7 @@ def augment(x: torch.Tensor, y: torch.Tensor, g: torch.Generator):
 # ------------------------------------------------------------------ training
 def make_loss(run: str, args):
     if run == "dice":
-        return DiceLoss(logits=True)
+        return SoftDiceLoss(sigmoid=True)
     extra = {"weights": args.skelite_weights} if run == "skelite" and args.skelite_weights else None
     return DiceClDiceLoss(alpha=args.alpha, skeletonizer=run, sigmoid=True, skeletonizer_kwargs=extra)
 

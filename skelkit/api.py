@@ -1,84 +1,76 @@
-"""`skeletonize`: one entry point, many methods.
+"""`skeletonize`: one entry point for every method of the method table (:mod:`skelkit._methods`).
 
-Methods register themselves with :func:`register`; each provides a numpy
-function (bool array in, bool array out) and optionally a torch function
-((B,1,H,W[,D]) tensor in, tensor out on the same device, differentiable where
-the method is). The dispatcher validates input once, so methods can assume a
-clean bool array or a well-shaped float tensor.
+The dispatcher checks the input once (numpy: :func:`skelkit.validate.as_binary`;
+tensors: :func:`skelkit.validate.check_tensor`) and the options against the
+method's row, so methods can assume a clean bool array or a well-shaped
+tensor and their own keywords.
 """
 
 from __future__ import annotations
 
-import importlib
-from dataclasses import dataclass
-from typing import Callable
-
 import numpy as np
 
+from ._methods import METHODS, Method, get_method
+from .core.autograd import straight_through
 from .errors import SkelkitError
 from .validate import as_binary, check_tensor
 
 
-@dataclass(frozen=True)
-class Method:
-    name: str
-    numpy_fn: Callable  # (mask: bool ndarray, **kw) -> bool ndarray
-    torch_fn: Callable | None = None  # (x: float tensor (B,1,...), **kw) -> tensor
-    dims: tuple = (2, 3)
-    doc: str = ""
-
-
-_METHODS: dict[str, Method] = {}
-# Modules imported lazily on first use so `import skelkit` stays fast.
-_PROVIDERS = {
-    "exact": "skelkit.core.methods",
-    "soft": "skelkit.core.methods",
-    "skimage": "skelkit.core.methods",
-    "medial_axis": "skelkit.core.methods",
-    "skelite": "skelkit.models.skelite",
-    "unet": "skelkit.models.unet",
-}
-
-
-def register(method: Method) -> Method:
-    _METHODS[method.name] = method
-    return method
-
-
-def get_method(name: str) -> Method:
-    if name not in _METHODS and name in _PROVIDERS:
-        importlib.import_module(_PROVIDERS[name])
-    if name not in _METHODS:
-        raise SkelkitError(f"unknown method {name!r}; choose one of {', '.join(available_methods())}")
-    return _METHODS[name]
-
-
 def available_methods() -> list[str]:
-    return sorted(set(_PROVIDERS) | set(_METHODS))
+    """Names of the methods in the method table, in table order."""
+    return list(METHODS)
 
 
-def skeletonize(image, method: str = "exact", *, threshold: float | None = None, **kwargs):
+def unavailable_reason(method: str, ndim: int) -> str | None:
+    """Why ``method`` cannot run on ``ndim``-D input here (dimensionality, missing weights), or None.
+
+    Checks without running anything.
+    """
+    m = get_method(method)
+    if ndim not in m.dims:
+        return f"{method} supports {'/'.join(map(str, m.dims))}D only"
+    if m.weights is not None:
+        from .models.weights import weights_path
+
+        name = m.weights.get(ndim)
+        if name is None or not weights_path(name).is_file():
+            return f"shipped weights missing: {weights_path(name or method)}"
+    return None
+
+
+def skeletonize(image, method: str = "exact", *, threshold: float | None = None, **options):
     """Skeletonize a binary 2D image or 3D volume.
 
     Parameters
     ----------
     image : array_like of shape (H, W) or (D, H, W), or torch.Tensor of shape (B, 1, H, W) or (B, 1, D, H, W)
-        Foreground is non-zero (or ``> threshold``). Tensors are treated as
-        (soft) masks in [0, 1] and are not thresholded.
+        Numpy input: bool, or two values (0/1, 0/255), or grey levels with
+        ``threshold``. Tensors are (soft) masks in [0, 1] and are not
+        thresholded here.
     method : str
-        ``"exact"`` (default; topology-preserving parallel thinning),
-        ``"soft"`` (clDice soft skeleton), ``"skimage"`` (scikit-image),
-        ``"medial_axis"`` (scikit-image, 2D), ``"skelite"`` (learned iterative
-        thinning), ``"unet"`` (SkelNetOn U-Net, 2D).
+        A name from :func:`available_methods`: ``"exact"`` (default;
+        topology-preserving parallel thinning), ``"skelite"`` (learned
+        iterative thinning), ``"unet"`` (SkelNetOn U-Net, 2D), ``"soft"``
+        (clDice soft skeleton), ``"skimage"`` (scikit-image),
+        ``"medial_axis"`` (scikit-image, 2D).
     threshold : float, optional
-        Binarisation threshold for grey-level numpy input.
-    **kwargs
-        Passed to the method (e.g. ``max_iter``, ``iters``, ``guard``).
+        Binarisation threshold for grey-level numpy input (foreground is
+        ``image > threshold``).
+    **options
+        The method's options (``skelkit.get_method(method).options``), e.g.
+        ``max_num_iter`` and ``by_depth`` (exact), ``guard`` and
+        ``num_iter`` (skelite), ``prob_threshold`` and ``tta`` (unet).
 
     Returns
     -------
-    skeleton : ndarray of bool with the input's shape, or a tensor shaped like the input
-        on the same device.
+    skeleton : ndarray of bool with the input's shape, or a tensor shaped like
+        the input, on its device, differentiable as the method's ``gradient`` says.
+
+    Raises
+    ------
+    SkelkitError
+        Unknown method, an option the method does not have, a bad option
+        value, or input the method cannot take (the message names it).
 
     Examples
     --------
@@ -90,41 +82,37 @@ def skeletonize(image, method: str = "exact", *, threshold: float | None = None,
     m = get_method(method)
     if _is_tensor(image):
         check_tensor(image)
-        spatial = image.ndim - 2
-        if spatial not in m.dims:
-            raise SkelkitError(f"method {method!r} supports {_dims(m)} input, got {spatial}D")
-        if m.torch_fn is None:
-            return _via_numpy(m, image, kwargs)
-        return m.torch_fn(image, **kwargs)
+        _check_dims(m, image.ndim - 2)
+        opts = m.bind(options, "torch")
+        if image.shape[0] == 0:
+            return image.detach().clone() if not image.is_floating_point() else image * 0
+        if m.torch is None:
+            return _via_numpy(m, image, opts)
+        return m.function("torch")(image, **opts)
+    opts = m.bind(options, "numpy")
     mask = as_binary(image, threshold)
-    if mask.ndim not in m.dims:
-        raise SkelkitError(f"method {method!r} supports {_dims(m)} input, got {mask.ndim}D")
-    out = m.numpy_fn(mask, **kwargs)
-    return np.asarray(out, dtype=bool)
+    _check_dims(m, mask.ndim)
+    if mask.size == 0:
+        return mask
+    return np.asarray(m.function("numpy")(mask, **opts), dtype=bool)
 
 
-def straight_through(x, hard):
-    """Return ``hard`` in the forward pass with the gradient of ``x`` where ``hard`` is 1.
-
-    Gradient flows to the kept pixels: d out / d x = hard (elementwise).
-    """
-    return hard * x + (hard - hard * x).detach()
+def _check_dims(m: Method, ndim: int) -> None:
+    if ndim not in m.dims:
+        raise SkelkitError(f"method {m.name!r} supports {' or '.join(f'{d}D' for d in m.dims)} input, got {ndim}D")
 
 
-def _via_numpy(m: Method, x, kwargs):
+def _via_numpy(m: Method, x, opts: dict):
     """Run a numpy-only method per batch item; straight-through gradient to kept pixels."""
     import torch
 
+    fn = m.function("numpy")
     masks = (x.detach() > 0.5).cpu().numpy()[:, 0]
-    outs = np.stack([m.numpy_fn(mk, **kwargs) for mk in masks])[:, None]
+    outs = np.stack([np.asarray(fn(mk, **opts), bool) for mk in masks])[:, None]
     hard = torch.from_numpy(outs).to(device=x.device, dtype=x.dtype if x.is_floating_point() else torch.float32)
     if not x.is_floating_point():
         return hard
     return straight_through(x, hard)
-
-
-def _dims(m: Method) -> str:
-    return " or ".join(f"{d}D" for d in m.dims)
 
 
 def _is_tensor(x) -> bool:

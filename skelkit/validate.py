@@ -36,7 +36,9 @@ def as_binary(image, threshold: float | None = None, *, name: str = "image") -> 
     arr = np.asarray(image)
     check_ndim(arr, name=name)
     if arr.dtype == bool:
-        return np.ascontiguousarray(arr)
+        # a new array with canonical 0/1 bytes: numpy keeps any nonzero byte in a bool
+        # (Pillow's 1-bit images hold 0xFF), and the code packing needs 0 or 1
+        return np.ascontiguousarray(arr).view(np.uint8) != 0
     if not (np.issubdtype(arr.dtype, np.number)):
         raise SkelkitError(f"{name} has dtype {arr.dtype}; expected a numeric or bool array")
     if np.issubdtype(arr.dtype, np.complexfloating):

@@ -48,7 +48,7 @@ def cases(draw, nd, sides, min_chunk):
 @given(cases(2, [(34, 80), (20, 80)], R2), st.one_of(st.none(), st.integers(0, 5)), st.sampled_from([None, 1, 2]))
 def test_exact_2d_equals_whole(case, max_iter, per_round):
     img, chunks = case
-    out = skeletonize(img, chunks=chunks, max_iter=max_iter, iters_per_round=per_round)
+    out = skeletonize(img, chunks=chunks, max_num_iter=max_iter, iters_per_round=per_round)
     assert isinstance(out, np.ndarray) and out.dtype == bool
     np.testing.assert_array_equal(out, thin(img, max_iter))
 
@@ -57,7 +57,7 @@ def test_exact_2d_equals_whole(case, max_iter, per_round):
 @given(cases(3, [(3, 8), (98, 112), (40, 104)], R3), st.sampled_from([None, 2]))
 def test_exact_3d_equals_whole(case, max_iter):
     img, chunks = case
-    out = skeletonize(img, chunks=chunks, max_iter=max_iter)
+    out = skeletonize(img, chunks=chunks, max_num_iter=max_iter)
     np.testing.assert_array_equal(out, thin(img, max_iter))
 
 
@@ -109,8 +109,8 @@ def test_chunk_borders_would_matter_without_halo():
 def test_soft_2d_equals_whole(case, iters):
     img, chunks = case
     chunks = tuple(max(c, iters + 3) for c in chunks)
-    out = skeletonize(img, "soft", chunks=chunks, iters=iters)
-    np.testing.assert_array_equal(out, whole(img, "soft", iters=iters))
+    out = skeletonize(img, "soft", chunks=chunks, num_iter=iters)
+    np.testing.assert_array_equal(out, whole(img, "soft", num_iter=iters))
 
 
 def test_soft_3d_default_iters_equals_whole():
@@ -142,26 +142,26 @@ def test_skelite_fixed_iters_equals_whole(skelite_weights, seed, iters, guard, b
     img = _blobs(np.random.default_rng(seed), (70, 66), 0.5, 2.0)
     halo = iters * reach_per_iter(2, guard) + rounds.MARGIN
     chunk = halo + halo % 2 + 2  # even: guard's subfields are block-relative
-    kw = dict(iters=iters, guard=guard, weights=skelite_weights[2], border=border)
+    kw = dict(num_iter=iters, guard=guard, weights=skelite_weights[2], border=border)
     out = skeletonize(img, "skelite", chunks=chunk, **kw)
     np.testing.assert_array_equal(out, whole(img, "skelite", **kw))
 
 
 def test_skelite_3d_fixed_iters_equals_whole(skelite_weights):
     img = _blobs(np.random.default_rng(6), (14, 40, 36), 0.5, 1.5)
-    kw = dict(iters=2, weights=skelite_weights[3])
+    kw = dict(num_iter=2, weights=skelite_weights[3])
     out = skeletonize(img, "skelite", chunks=(14, 14, 16), **kw)
     np.testing.assert_array_equal(out, whole(img, "skelite", **kw))
 
 
 def test_skelite_shipped_weights():
-    from skelkit.models.checkpoints import weights_path
+    from skelkit.models.weights import weights_path
 
     if not weights_path("skelite2d").is_file():
         pytest.skip("no shipped skelite2d weights yet")
     img = _blobs(np.random.default_rng(7), (60, 60), 0.4, 2.0)
-    out = skeletonize(img, "skelite", chunks=32, iters=2)
-    np.testing.assert_array_equal(out, whole(img, "skelite", iters=2))
+    out = skeletonize(img, "skelite", chunks=32, num_iter=2)
+    np.testing.assert_array_equal(out, whole(img, "skelite", num_iter=2))
 
 
 # ------------------------------------------------------------ inputs/outputs ---
@@ -176,7 +176,7 @@ def test_zarr_in_zarr_out(tmp_path, case, max_iter, per_round):
     src = zarr.open_array(str(tmp_path / "in.zarr"), mode="w", shape=img.shape, chunks=(16, 16), dtype="u1")
     src[:] = img.astype("u1") * 255
     out = skeletonize(
-        str(tmp_path / "in.zarr"), chunks=chunks, out=tmp_path / "out.zarr", max_iter=max_iter, iters_per_round=per_round
+        str(tmp_path / "in.zarr"), chunks=chunks, out=tmp_path / "out.zarr", max_num_iter=max_iter, iters_per_round=per_round
     )
     assert isinstance(out, zarr.Array) and tuple(out.chunks) == tuple(min(c, s) for c, s in zip(chunks, img.shape))
     np.testing.assert_array_equal(zarr.open_array(str(tmp_path / "out.zarr"), mode="r")[:], thin(img, max_iter))
@@ -186,11 +186,11 @@ def test_zarr_in_zarr_out(tmp_path, case, max_iter, per_round):
 def test_out_replaces_existing_and_keeps_it_on_error(tmp_path):
     img = _blobs(np.random.default_rng(8), (40, 50), 0.5, 2.0)
     out = tmp_path / "s.zarr"
-    skeletonize(img, chunks=R2, out=out, max_iter=1)
+    skeletonize(img, chunks=R2, out=out, max_num_iter=1)
     skeletonize(img, chunks=R2, out=out)
     np.testing.assert_array_equal(zarr.open_array(str(out), mode="r")[:], thin(img))
     with pytest.raises(SkelkitError):
-        skeletonize(img, "soft", chunks=4, iters=9, out=out)
+        skeletonize(img, "soft", chunks=4, num_iter=9, out=out)
     np.testing.assert_array_equal(zarr.open_array(str(out), mode="r")[:], thin(img))
     assert _leftovers(tmp_path) == []
 
@@ -199,7 +199,7 @@ def test_already_thin_input_even_round_plan(tmp_path):
     """Round 1 changes nothing while 4 rounds were planned: the output store must still be filled."""
     img = np.zeros((50, 60), bool)
     img[25, 5:55] = True
-    out = skeletonize(img, chunks=R2, out=tmp_path / "o.zarr", max_iter=4, iters_per_round=1)
+    out = skeletonize(img, chunks=R2, out=tmp_path / "o.zarr", max_num_iter=4, iters_per_round=1)
     np.testing.assert_array_equal(out[:], img)
 
 
@@ -209,7 +209,7 @@ def test_dask_input_lazy_and_converged(tmp_path, monkeypatch):
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     img = _blobs(np.random.default_rng(9), (60, 50), 0.5, 2.0)
     x = da.from_array(img, chunks=7)
-    lazy = skeletonize(x, chunks=R2 + 1, max_iter=1)
+    lazy = skeletonize(x, chunks=R2 + 1, max_num_iter=1)
     assert isinstance(lazy, da.Array)
     np.testing.assert_array_equal(lazy.compute(), thin(img, 1))
     full = skeletonize(x, chunks=R2 + 1, iters_per_round=1)  # several rounds: temporary Zarr store
@@ -223,7 +223,7 @@ def test_dask_input_lazy_and_converged(tmp_path, monkeypatch):
 def test_tiff_stack_in(tmp_path):
     img = _blobs(np.random.default_rng(10), (6, 100, 60), 0.4, 1.5)
     tifffile.imwrite(tmp_path / "stack.tif", img.astype(np.uint8) * 255)
-    out = skeletonize(tmp_path / "stack.tif", chunks=(6, R3, 60), out=tmp_path / "s.zarr", max_iter=1)
+    out = skeletonize(tmp_path / "stack.tif", chunks=(6, R3, 60), out=tmp_path / "s.zarr", max_num_iter=1)
     assert tuple(out.chunks) == (6, R3, 60)
     np.testing.assert_array_equal(out[:], thin(img, 1))
     grey = np.where(img, 200, 30).astype(np.uint8)
@@ -235,7 +235,7 @@ def test_tiff_stack_in(tmp_path):
 def test_npy_path_and_skeletonize_path(tmp_path, capsys):
     img = _blobs(np.random.default_rng(11), (50, 45), 0.5, 2.0)
     np.save(tmp_path / "v.npy", img)
-    res = skeletonize_path(tmp_path / "v.npy", tmp_path / "v.zarr", chunks=R2, max_iter=3)
+    res = skeletonize_path(tmp_path / "v.npy", tmp_path / "v.zarr", chunks=R2, max_num_iter=3)
     assert res == tmp_path / "v.zarr"
     np.testing.assert_array_equal(zarr.open_array(str(res), mode="r")[:], thin(img, 3))
     assert "100% Completed" in capsys.readouterr().out
@@ -283,12 +283,12 @@ def test_bad_chunks(chunks):
     "kwargs, match",
     [
         (dict(chunks=R2 - 2), "too thin"),
-        (dict(method="soft", iters=10, chunks=8), "halo"),
+        (dict(method="soft", num_iter=10, chunks=8), "halo"),
         (dict(method="skimage"), "cannot run chunk-wise"),
         (dict(method="nope"), "unknown method"),
-        (dict(method="soft", max_iter=3), "max_iter"),
-        (dict(method="skelite"), "iters"),
-        (dict(max_iter=-1), "max_iter"),
+        (dict(method="soft", max_num_iter=3), "max_num_iter"),
+        (dict(method="skelite"), "num_iter"),
+        (dict(max_num_iter=-1), "max_num_iter"),
         (dict(by_depth=True), "by_depth"),
         (dict(equivariant=True), "equivariant"),
         (dict(iters_per_round=0), "iters_per_round"),

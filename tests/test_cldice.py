@@ -10,7 +10,7 @@ import skelkit
 from skelkit.errors import SkelkitError
 from skelkit.losses import ClDiceLoss, DiceClDiceLoss
 from skelkit.losses.cldice import cldice_per_channel, dice_per_channel
-from skelkit.models.checkpoints import weights_path
+from skelkit.models.weights import weights_path
 
 HAVE_SKELITE_2D = weights_path("skelite2d").is_file()
 HAVE_SKELITE_3D = weights_path("skelite3d").is_file()
@@ -202,7 +202,8 @@ def test_cldice_skelite_guard_runs():
         (dict(sigmoid=True, softmax=True), "at most one"),
         (dict(reduction="avg"), "unknown reduction"),
         (dict(smooth=0), "smooth"),
-        (dict(iters=0), "iters"),
+        (dict(num_iter=-1), "num_iter"),
+        (dict(skeletonizer="exact", skeletonizer_kwargs={"bogus": 1}), "no option 'bogus'"),
         (dict(guard=True), "guard"),
         (dict(skeletonizer_kwargs={"iters": 3}), "as loss arguments"),
     ],

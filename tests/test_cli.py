@@ -5,7 +5,7 @@ import pytest
 from PIL import Image
 
 import skelkit
-from skelkit.cli.skeletonize import method_kwargs
+from skelkit.cli.method_flags import method_options
 from skelkit.core.thinning import thin
 from skelkit.errors import SkelkitError
 from skelkit.io import read_image, write_image
@@ -59,7 +59,7 @@ def test_format_option_and_exact_default(run_cli, inputs, tmp_path):
     code, _, err = run_cli("skeletonize", path, "-o", tmp_path / "o", "--format", "nii.gz", "--max-iter", "1")
     assert code == 0, err
     got, _ = read_image(tmp_path / "o" / "ring.nii.gz")
-    np.testing.assert_array_equal(got, skelkit.skeletonize(mask, max_iter=1))
+    np.testing.assert_array_equal(got, skelkit.skeletonize(mask, max_num_iter=1))
 
 
 def test_equivariant_flag_reaches_exact_thinning(run_cli, inputs, tmp_path):
@@ -132,16 +132,18 @@ def test_output_folder_problems(run_cli, inputs, tmp_path):
     assert code == 2 and "overwrite an input" in _one_error_line(err)
 
 
-def test_method_kwargs_only_for_given_flags():
-    assert method_kwargs("exact") == {}
-    assert method_kwargs("exact", max_iter=3) == {"max_iter": 3}
-    assert method_kwargs("soft", max_iter=2) == {"iters": 2}
-    assert method_kwargs("exact", by_depth=True) == {"by_depth": True}
-    assert method_kwargs("exact", equivariant=True) == {"equivariant": True}
+def test_method_options_only_for_given_flags():
+    assert method_options("exact", {"guard": None, "by_depth": None}) == {}
+    assert method_options("exact", {}, max_iter=3) == {"max_num_iter": 3}
+    assert method_options("soft", {}, max_iter=2) == {"num_iter": 2}
+    assert method_options("exact", {"by_depth": True}) == {"by_depth": True}
+    assert method_options("exact", {"equivariant": True}) == {"equivariant": True}
     with pytest.raises(SkelkitError, match="--equivariant is only for method exact"):
-        method_kwargs("skelite", equivariant=True)
+        method_options("skelite", {"equivariant": True})
     with pytest.raises(SkelkitError, match="--ensemble"):
-        method_kwargs("skelite", ensemble=2)
+        method_options("skelite", {"ensemble": 2})
+    with pytest.raises(SkelkitError, match="no iteration limit"):
+        method_options("skimage", {}, max_iter=2)
 
 
 def test_zarr_input_is_delegated_to_chunked(run_cli, tmp_path):
@@ -269,7 +271,7 @@ def test_train_skelite_flag_errors(run_cli, tmp_path, args, words):
 
 @pytest.mark.parametrize("guard", [False, True])
 def test_skelite_2d_and_3d_with_shipped_weights(run_cli, inputs, tmp_path, guard):
-    from skelkit.models.checkpoints import weights_path
+    from skelkit.models.weights import weights_path
 
     if not (weights_path("skelite2d").is_file() and weights_path("skelite3d").is_file()):
         pytest.skip("no shipped Skelite weights")

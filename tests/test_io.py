@@ -1,3 +1,4 @@
+import dataclasses
 import os
 import stat
 
@@ -158,7 +159,7 @@ def test_failing_write_leaves_no_file(tmp_path, mask2d, monkeypatch):
         tmp.write_bytes(b"II*\x00partial")
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setitem(formats.WRITERS, "tif", half_then_fail)
+    monkeypatch.setitem(formats.FORMATS, "tif", dataclasses.replace(formats.FORMATS["tif"], write=half_then_fail))
     with pytest.raises(SkelkitError, match="No space left"):
         write_image(tmp_path / "out.tif", mask2d)
     assert not list(tmp_path.iterdir())  # neither the target nor a temporary file

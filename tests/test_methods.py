@@ -34,7 +34,7 @@ def test_numpy_in_bool_out(method, shape):
 def test_exact_is_thin_and_takes_max_iter():
     img = _rect((20, 25))
     np.testing.assert_array_equal(skeletonize(img), thin(img))
-    np.testing.assert_array_equal(skeletonize(img, max_iter=1), thin(img, max_iter=1))
+    np.testing.assert_array_equal(skeletonize(img, max_num_iter=1), thin(img, max_num_iter=1))
     grey = np.where(img, 0.8, 0.1)
     np.testing.assert_array_equal(skeletonize(grey, threshold=0.5), thin(img))
 
@@ -43,28 +43,28 @@ def test_exact_is_thin_and_takes_max_iter():
 def test_torch_in_tensor_out(method, shape):
     img = np.stack([_rect(shape[2:]), np.roll(_rect(shape[2:]), 1, axis=-1)])[:, None]
     x = torch.from_numpy(img.astype(np.float32)).requires_grad_(True)
-    out = skeletonize(x, method=method, **({"iters": 8} if method == "soft" else {}))
+    out = skeletonize(x, method=method, **({"num_iter": 8} if method == "soft" else {}))
     assert torch.is_tensor(out) and out.shape == x.shape and out.device == x.device
     assert out.dtype == x.dtype
     out.sum().backward()
     assert x.grad is not None and x.grad.abs().sum() > 0
     if method in ("exact", "skimage", "medial_axis"):  # straight-through: d out / d x = 1 on kept pixels only
         kept = out.detach() > 0.5
-        np.testing.assert_array_equal(kept[:, 0].numpy(), np.stack([get_method(method).numpy_fn(m) for m in img[:, 0]]))
+        np.testing.assert_array_equal(kept[:, 0].numpy(), np.stack([get_method(method).function("numpy")(m) for m in img[:, 0]]))
         assert torch.all(x.grad[kept] == 1) and torch.all(x.grad[~kept] == 0)
 
 
 def test_exact_torch_matches_numpy_and_bool_tensor():
     img = _rect((2, 1, 12, 15))
     img[1, 0, 5, :] = False
-    out = skeletonize(torch.from_numpy(img), method="exact", max_iter=2)
-    expected = np.stack([thin(m, max_iter=2) for m in img[:, 0]])
+    out = skeletonize(torch.from_numpy(img), method="exact", max_num_iter=2)
+    expected = np.stack([thin(m, max_num_iter=2) for m in img[:, 0]])
     np.testing.assert_array_equal(out[:, 0].numpy() > 0.5, expected)
 
 
 def test_soft_torch_is_soft_map():
     x = torch.rand(1, 1, 20, 20)
-    out = skeletonize(x, method="soft", iters=3)
+    out = skeletonize(x, method="soft", num_iter=3)
     assert out.dtype == torch.float32 and float(out.min()) >= 0 and float(out.max()) <= 1 + 1e-6
 
 

@@ -8,10 +8,10 @@ from hypothesis import strategies as st
 
 from skelkit.errors import SkelkitError
 from skelkit.losses import (
-    BCELoss,
-    DiceLoss,
-    FocalLoss,
-    JaccardLoss,
+    BinaryCrossEntropyLoss,
+    BinaryFocalLoss,
+    SoftDiceLoss,
+    SoftJaccardLoss,
     WeightedBCELoss,
     WeightedFocalLoss,
     make_loss,
@@ -27,7 +27,7 @@ def test_weighted_focal_matches_hand_computation():
         -50 * (1 - 0.6) ** 2 * math.log(0.6),
         -0.75 * 0.05**2 * math.log(1 - 0.05),
     ]
-    loss = WeightedFocalLoss(logits=False, reduction="none")(p, t)
+    loss = WeightedFocalLoss(sigmoid=False, reduction="none")(p, t)
     assert torch.allclose(loss, torch.tensor(hand), rtol=1e-5)
     assert WeightedFocalLoss()(p, t).item() == pytest.approx(sum(hand) / 4, rel=1e-5)
     assert WeightedFocalLoss(reduction="sum")(p, t).item() == pytest.approx(sum(hand), rel=1e-5)
@@ -38,9 +38,9 @@ def test_weighted_focal_matches_hand_computation():
 def test_logits_and_probabilities_agree(zs, bits, which):
     z = torch.tensor(zs, dtype=torch.float64)
     t = torch.tensor([(bits >> i) & 1 for i in range(len(zs))], dtype=torch.float64)
-    cls = [WeightedFocalLoss, BCELoss, DiceLoss, JaccardLoss][which]
-    a = cls(logits=True)(z, t)
-    b = cls(logits=False)(torch.sigmoid(z), t)
+    cls = [WeightedFocalLoss, BinaryCrossEntropyLoss, SoftDiceLoss, SoftJaccardLoss][which]
+    a = cls(sigmoid=True)(z, t)
+    b = cls(sigmoid=False)(torch.sigmoid(z), t)
     assert a.item() == pytest.approx(b.item(), rel=1e-6, abs=1e-9)
 
 
@@ -49,31 +49,31 @@ def test_bce_family_matches_torch():
     z = torch.randn(2, 1, 5, 7)
     t = (torch.rand_like(z) > 0.7).float()
     ref = F.binary_cross_entropy_with_logits(z, t)
-    assert BCELoss(logits=True)(z, t).item() == pytest.approx(ref.item(), rel=1e-5)
+    assert BinaryCrossEntropyLoss(sigmoid=True)(z, t).item() == pytest.approx(ref.item(), rel=1e-5)
     w = torch.where(t > 0, 50.0, 0.75)
     ref_w = F.binary_cross_entropy_with_logits(z, t, weight=w)
-    assert WeightedBCELoss(logits=True)(z, t).item() == pytest.approx(ref_w.item(), rel=1e-5)
+    assert WeightedBCELoss(sigmoid=True)(z, t).item() == pytest.approx(ref_w.item(), rel=1e-5)
     # Lin et al.'s alpha-balanced focal loss is the weighted focal loss with (alpha, 1 - alpha)
-    assert FocalLoss(0.3, logits=True)(z, t).item() == pytest.approx(
-        WeightedFocalLoss(0.3, 0.7, 2.0, logits=True)(z, t).item(), rel=1e-6)
+    assert BinaryFocalLoss(0.3, sigmoid=True)(z, t).item() == pytest.approx(
+        WeightedFocalLoss(0.3, 0.7, 2.0, sigmoid=True)(z, t).item(), rel=1e-6)
 
 
 def test_dice_and_jaccard_by_hand():
     p = torch.tensor([[1.0, 0.5, 0.0, 0.25]])
     t = torch.tensor([[1.0, 1.0, 0.0, 0.0]])
     inter, sp, st_ = 1.5, 1.75, 2.0
-    assert DiceLoss(smooth=0)(p, t).item() == pytest.approx(1 - 2 * inter / (sp + st_))
-    assert JaccardLoss(smooth=0)(p, t).item() == pytest.approx(1 - inter / (sp + st_ - inter))
-    assert DiceLoss()(t, t).item() == pytest.approx(0.0)
+    assert SoftDiceLoss(smooth=0)(p, t).item() == pytest.approx(1 - 2 * inter / (sp + st_))
+    assert SoftJaccardLoss(smooth=0)(p, t).item() == pytest.approx(1 - inter / (sp + st_ - inter))
+    assert SoftDiceLoss()(t, t).item() == pytest.approx(0.0)
     # per-sample reduction: shape (B,)
-    assert DiceLoss(reduction="none")(torch.cat([p, t]), torch.cat([t, t])).shape == (2,)
+    assert SoftDiceLoss(reduction="none")(torch.cat([p, t]), torch.cat([t, t])).shape == (2,)
 
 
 def test_gradients_finite_for_saturated_logits():
     z = torch.tensor([-60.0, 60.0, -60.0, 60.0], requires_grad=True)
     t = torch.tensor([1.0, 0.0, 0.0, 1.0])
     for name in ("wfocal", "focal", "bce", "wbce", "dice", "jaccard"):
-        loss = make_loss(name, logits=True)(z, t)
+        loss = make_loss(name, sigmoid=True)(z, t)
         (g,) = torch.autograd.grad(loss, z)
         assert torch.isfinite(loss) and torch.isfinite(g).all(), name
 
@@ -84,4 +84,4 @@ def test_bad_input_raises():
     with pytest.raises(SkelkitError, match="unknown loss"):
         make_loss("hinge")
     with pytest.raises(SkelkitError, match="reduction"):
-        DiceLoss(reduction="max")(torch.zeros(1, 2), torch.zeros(1, 2))
+        SoftDiceLoss(reduction="max")(torch.zeros(1, 2), torch.zeros(1, 2))

@@ -12,7 +12,7 @@ from skelkit.data.bezier import synth_mask
 from skelkit.errors import SkelkitError, WeightsNotFoundError
 from skelkit.metrics.topology import betti_numbers
 from skelkit.models.skelite import Skelite, SkeliteNet, iters_for, load_model, reach_per_iter
-from skelkit.models.checkpoints import weights_path
+from skelkit.models.weights import weights_path
 
 torch.set_num_threads(1)
 HAVE = {d: weights_path(f"skelite{d}d").is_file() for d in (2, 3)}
@@ -312,7 +312,7 @@ def test_training_from_init_weights(tmp_path):
 
     kw = dict(steps=1, n_images=2, image_shape=(48, 48), crop=32, crops_per_image=2, batch_size=2, n_val=1,
               val_shape=(48, 48), val_every=1, warmup=1, lr=1e-12, w_topo=0.5)
-    src = skelkit.models.checkpoints.weights_path("skelite2d")
+    src = skelkit.models.weights.weights_path("skelite2d")
     path = train_skelite(tmp_path / "a", make_config("cpu", 2, init=str(src), **kw), progress=False, log=lambda s: None)
     start = torch.load(src, weights_only=False)["model"]
     tuned = torch.load(path, weights_only=False)["model"]

@@ -11,10 +11,11 @@ import skelkit
 from skelkit.core.morphology import erode_cross
 from skelkit.data.augment import thicken
 from skelkit.data.bezier import synth_mask
-from skelkit.models.checkpoints import weights_path
+from skelkit.models.weights import weights_path
 from skelkit.models.skelite import Skelite, load_model
 from skelkit.models import skelite_bands
-from skelkit.models.skelite_bands import city_block_depth, depth_by_erosion, skeletonize_bands
+from skelkit.core.depth import _depth_by_erosion, city_block_depth_torch
+from skelkit.models.skelite_bands import skeletonize_bands
 
 torch.set_num_threads(1)
 
@@ -35,8 +36,8 @@ def _reference(m, x, iters=None, guard=False):
 @given(arrays(bool, st.tuples(st.integers(1, 3), st.just(1), st.integers(1, 14), st.integers(1, 14))))
 def test_depth_levels_are_the_erosions(x):
     x = torch.from_numpy(x)
-    d, level = city_block_depth(x), x.float()
-    assert torch.equal(d, depth_by_erosion(x))  # the accelerator path
+    d, level = city_block_depth_torch(x), x.float()
+    assert torch.equal(d, _depth_by_erosion(x))  # the accelerator path
     for j in range(sum(x.shape[2:]) + 2):  # an item with no background never erodes: depth is that bound
         assert torch.equal(level[:, 0] > 0, d > j)
         level = erode_cross(level)

@@ -101,19 +101,19 @@ def test_by_depth_stages_delete_only_their_layers(img):
         gone = prev & ~state
         assert not (gone & (stage != k + 1)).any()
         prev = state
-    np.testing.assert_array_equal(thin(img, by_depth=True, max_iter=2), hist[min(2, len(hist)) - 1] if hist else img)
+    np.testing.assert_array_equal(thin(img, by_depth=True, max_num_iter=2), hist[min(2, len(hist)) - 1] if hist else img)
 
 
 @settings(max_examples=25, deadline=None)
 @given(images(2, 32), st.integers(0, 4), st.integers(0, 4))
 def test_max_iter_composition_2d(img, a, b):
-    np.testing.assert_array_equal(thin(thin(img, max_iter=a), max_iter=b), thin(img, max_iter=a + b))
+    np.testing.assert_array_equal(thin(thin(img, max_num_iter=a), max_num_iter=b), thin(img, max_num_iter=a + b))
 
 
 @settings(max_examples=10, deadline=None)
 @given(images(3, 12), st.integers(0, 3), st.integers(0, 3))
 def test_max_iter_composition_3d(img, a, b):
-    np.testing.assert_array_equal(thin(thin(img, max_iter=a), max_iter=b), thin(img, max_iter=a + b))
+    np.testing.assert_array_equal(thin(thin(img, max_num_iter=a), max_num_iter=b), thin(img, max_num_iter=a + b))
 
 
 def test_horse():
@@ -159,8 +159,8 @@ def test_history_and_single_iteration():
         assert n > 0
         np.testing.assert_array_equal(state, h)
     assert thin_iteration(out)[1] == 0
-    np.testing.assert_array_equal(thin(img, max_iter=2), hist[1])
-    np.testing.assert_array_equal(thin(img, max_iter=0), img)
+    np.testing.assert_array_equal(thin(img, max_num_iter=2), hist[1])
+    np.testing.assert_array_equal(thin(img, max_num_iter=0), img)
 
 
 @pytest.mark.parametrize(
@@ -288,7 +288,7 @@ def test_packed_codes_match_neighbour_codes(shape):
 
 def test_bad_input():
     with pytest.raises(ValueError):
-        thin(np.zeros((3, 3), bool), max_iter=-1)
+        thin(np.zeros((3, 3), bool), max_num_iter=-1)
     with pytest.raises(ValueError, match="origin"):
         thin(np.zeros((3, 3), bool), origin=(1, 2, 3))
     with pytest.raises(ValueError):

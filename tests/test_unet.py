@@ -10,11 +10,12 @@ from PIL import Image
 from skimage.morphology import skeletonize as sk_skeletonize
 
 import skelkit
-from skelkit.data.skelneton import class_of, default_root, dihedral, load_pairs, split_names
+from skelkit.core.geometry import dihedral
+from skelkit.data.skelneton import class_of, default_root, load_pairs, split_names
 from skelkit.errors import SkelkitError, WeightsNotFoundError
 from skelkit.losses import WeightedFocalLoss
 from skelkit.models.unet import UNet, UNetPredictor, load_unet, predict_proba
-from skelkit.models.checkpoints import save_checkpoint, weights_path
+from skelkit.models.weights import save_checkpoint, weights_path
 from skelkit.training.unet import _augment, make_config, train_step, train_unet
 
 
@@ -101,7 +102,7 @@ def test_one_training_step_lowers_loss():
     x[:, :, 4:12, 2:14] = 1
     y = torch.zeros_like(x)
     y[:, :, 8, 4:12] = 1
-    loss_fn = WeightedFocalLoss(logits=True)
+    loss_fn = WeightedFocalLoss(sigmoid=True)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     before = train_step(model, opt, loss_fn, x, y)
     with torch.no_grad():

@@ -13,14 +13,13 @@ import numpy as np
 
 from ..errors import SkelkitError
 from ..io.atomic import atomic_dir
-from .inputs import TIFF_SUFFIXES, as_mask, on_disk, open_source
+from ..io.formats import format_of
+from .inputs import as_mask, on_disk, open_source
 from .plans import make_plan
 from .rounds import grid_chunks, halo_depth, neighbourhood, round_depths
 from .tasks import overlap_round, step, store_round
 from .scheduler import executor
 from .store import create_bool_array, scratch_dir
-
-_NOT_ZARR = TIFF_SUFFIXES + (".npy", ".npz", ".png", ".nii", ".gz", ".h5", ".hdf5")
 
 
 def skeletonize(
@@ -28,14 +27,13 @@ def skeletonize(
     method: str = "exact",
     chunks=128,
     out=None,
-    max_iter: int | None = None,
+    *,
     scheduler=None,
     workers: int | None = None,
     progress: bool = False,
-    *,
     threshold: float | None = None,
     iters_per_round: int | None = None,
-    **method_kwargs,
+    **options,
 ):
     """Skeletonize a 2D image or 3D volume chunk by chunk, identically to a whole-volume run.
 
@@ -52,17 +50,16 @@ def skeletonize(
         Binary image, shape (H, W) or (D, H, W). Paths: a Zarr array folder, a
         TIFF stack (``.tif``/``.tiff``, read lazily through tifffile's Zarr
         store) or a ``.npy`` file (memory-mapped).
-    method : {"exact", "soft", "skelite"}
-        Methods of bounded reach. Others (``"skimage"``, ``"unet"``, ...)
-        raise :class:`~skelkit.errors.SkelkitError`.
+    method : str
+        A method of bounded reach (:func:`skelkit.chunked.plans.chunkable_methods`:
+        ``"exact"``, ``"soft"``, ``"skelite"``). Others (``"skimage"``,
+        ``"unet"``, ...) raise :class:`~skelkit.errors.SkelkitError`.
     chunks : int or tuple of int
         Core chunk shape (voxels per axis); also the chunk shape of the Zarr
         output. A trailing chunk thinner than the halo is merged into its
         neighbour.
     out : str or path-like, optional
         Zarr folder to write (atomically; an existing one is replaced).
-    max_iter : int, optional
-        Thinning iterations for ``method="exact"``; ``None`` runs to convergence.
     scheduler : None, str or distributed.Client
         ``None`` (dask's default: threads, or an active distributed client),
         ``"threads"``, ``"processes"``, ``"synchronous"``, a scheduler address
@@ -76,9 +73,11 @@ def skeletonize(
         Foreground is ``value > threshold``; by default non-zero (bool input as is).
     iters_per_round : int, optional
         Iterations per round for ``"exact"`` (default: a halo of about a quarter
-        chunk, or all ``max_iter`` in one round when they fit in one chunk).
-    **method_kwargs
-        Passed to the method (e.g. ``iters=`` for ``"soft"`` and ``"skelite"``).
+        chunk, or all ``max_num_iter`` in one round when they fit in one chunk).
+    **options
+        The method's options, as for :func:`skelkit.skeletonize` (e.g.
+        ``max_num_iter=`` for ``"exact"``, ``num_iter=`` for ``"soft"`` and
+        ``"skelite"``).
 
     Returns
     -------
@@ -107,7 +106,7 @@ def skeletonize(
     src = open_source(array_or_path)
     shape = tuple(int(s) for s in src.shape)
     chunk_shape = _chunk_shape(chunks, shape)
-    plan = make_plan(method, len(shape), max_iter, **method_kwargs)
+    plan = make_plan(method, len(shape), **options)
     if iters_per_round is not None and (
         isinstance(iters_per_round, bool) or not isinstance(iters_per_round, int) or iters_per_round < 1
     ):
@@ -167,7 +166,8 @@ def skeletonize_path(
     out_path : str or path-like
         Output Zarr folder (written atomically, replaced if present).
     method, chunks, workers, scheduler, progress, **kw
-        As in :func:`skeletonize` (``max_iter``, ``threshold``, ``iters``, ...).
+        As in :func:`skeletonize` (``threshold``, ``iters_per_round`` and the
+        method's options).
 
     Returns
     -------
@@ -286,6 +286,7 @@ def _chunk_shape(chunks, shape) -> tuple:
 
 def _check_out(out) -> Path:
     out = Path(out)
-    if out.suffix.lower() in _NOT_ZARR:
+    fmt = format_of(out)
+    if (fmt is not None and fmt.name != "zarr") or out.suffix.lower() in (".npz", ".gz", ".h5", ".hdf5"):
         raise SkelkitError(f"chunked output is a Zarr folder; got {out} (use a path such as out.zarr)")
     return out

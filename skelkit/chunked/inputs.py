@@ -14,9 +14,8 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import SkelkitError
+from ..io.formats import format_of
 from ..validate import check_ndim
-
-TIFF_SUFFIXES = (".tif", ".tiff")
 
 
 def open_source(source):
@@ -99,10 +98,10 @@ def _open_path(path: Path):
     """Open a path as an array-like (zarr.Array, TiffReader or memory-mapped ndarray)."""
     if not path.exists():
         raise SkelkitError(f"input not found: {path}")
-    suffix = path.suffix.lower()
-    if suffix in TIFF_SUFFIXES:
+    fmt = format_of(path)
+    if fmt is not None and fmt.name == "tif":
         return TiffReader(path)
-    if suffix == ".npy":
+    if fmt is not None and fmt.name == "npy":
         return NpyReader(path)
     return _open_zarr(path)
 

@@ -1,25 +1,24 @@
 """How far each method "sees": the halo a chunk needs for an exact result.
 
 A method can run chunk-wise only if its output at a voxel depends on the input
-within a bounded Chebyshev distance (its *reach*). Iterative methods whose
-iterations are pure functions of the current image (``f^a(f^b(x)) ==
-f^(a+b)(x)``) are *composable*: they can be split into rounds of a few
-iterations, each round exact with a halo of ``iterations * reach``.
+within a bounded Chebyshev distance (its *reach*); its row in the method table
+(:mod:`skelkit._methods`) names a function giving that reach for the chosen
+options, or says why it has none. Iterative methods whose iterations are pure
+functions of the current image (``f^a(f^b(x)) == f^(a+b)(x)``) are
+*composable*: they can be split into rounds of a few iterations, each round
+exact with a halo of ``iterations * reach``.
 """
 
 from __future__ import annotations
 
-import functools
-import inspect
 from dataclasses import dataclass
 from functools import partial
 from typing import Callable
 
-import numpy as np
-
+from .._methods import METHODS, get_method
 from ..errors import SkelkitError
 
-CHUNKABLE = ("exact", "soft", "skelite")
+_REACH_KEYS = {"reach", "composable", "iters", "origin", "even_origin"}
 
 
 @dataclass(frozen=True)
@@ -51,98 +50,45 @@ class Plan:
     even_origin: bool = False
 
 
-def make_plan(method: str, ndim: int, max_iter: int | None = None, **kwargs) -> Plan:
-    """Return the :class:`Plan` of ``method`` for ``ndim``-D input.
+def chunkable_methods() -> list[str]:
+    """Methods of the table that can run chunk-wise (with suitable options)."""
+    return [name for name, m in METHODS.items() if m.chunk is not None]
+
+
+def make_plan(method: str, ndim: int, **options) -> Plan:
+    """Return the :class:`Plan` of ``method`` for ``ndim``-D input with ``options``.
 
     Raises
     ------
     SkelkitError
-        Unknown method, a method without bounded reach, or bad iteration counts.
+        Unknown method, a method (or options) without bounded reach, or bad
+        option values.
     """
-    if method not in CHUNKABLE:
-        from ..api import available_methods
-
-        if method not in available_methods():
-            raise SkelkitError(f"unknown method {method!r}; chunked methods: {', '.join(CHUNKABLE)}")
+    m = get_method(method)
+    if m.chunk is None:
         raise SkelkitError(
-            f"method {method!r} cannot run chunk-wise (its output at a voxel may depend on "
-            f"the whole volume); chunked methods: {', '.join(CHUNKABLE)}"
+            f"method {method!r} cannot run chunk-wise ({m.not_chunkable}); "
+            f"chunked methods: {', '.join(chunkable_methods())}"
         )
-    if method == "exact":
-        return _exact_plan(ndim, max_iter, kwargs)
-    if max_iter is not None:
-        raise SkelkitError(f"max_iter applies to method 'exact'; method {method!r} takes iters=...")
-    if method == "soft":
-        return _soft_plan(kwargs)
-    return _skelite_plan(ndim, kwargs)
+    if ndim not in m.dims:
+        raise SkelkitError(f"method {method!r} supports {' or '.join(f'{d}D' for d in m.dims)} input, got {ndim}D")
+    opts = m.bind(options, "numpy")
+    info = m.function("chunk")(ndim, **opts)
+    unknown = set(info) - _REACH_KEYS
+    if "reach" not in info or unknown:
+        raise SkelkitError(f"method {method!r}: its chunk function must return 'reach' and only {sorted(_REACH_KEYS)}")
+    composable = bool(info.get("composable", False))
+    if composable and m.iter_option is None:
+        raise SkelkitError(f"method {method!r} is composable but names no iter_option")
+    run = partial(_run, fn=m.function("numpy"), opts=opts, iter_option=m.iter_option if composable else None,
+                  pass_origin=bool(info.get("origin", False)))
+    return Plan(method, run, int(info["reach"]), info.get("iters"), composable, bool(info.get("even_origin", False)))
 
 
-def _exact_plan(ndim, max_iter, kwargs) -> Plan:
-    from ..core import thinning
-
-    if max_iter is not None and (isinstance(max_iter, bool) or not isinstance(max_iter, (int, np.integer)) or max_iter < 0):
-        raise SkelkitError(f"max_iter must be a non-negative integer or None, got {max_iter!r}")
-    if kwargs.get("by_depth"):
-        # stages follow a global distance map: a chunk's halo cannot bound their reach
-        raise SkelkitError("by_depth=True is not supported for chunked runs (its stages depend on global depth)")
-    if kwargs.get("equivariant"):
-        # its subfield fallback runs when nothing anywhere is P-simple: a global condition
-        raise SkelkitError("equivariant=True is not supported for chunked runs (its fallback depends on the whole image)")
-    return Plan(
-        "exact",
-        partial(_run_thin, kwargs=kwargs),
-        int(thinning.REACH_PER_ITER[ndim]),
-        None if max_iter is None else int(max_iter),
-        composable=True,
-    )
-
-
-def _run_thin(block, n, origin, kwargs):
-    from ..core.thinning import thin
-
-    # origin keeps the subfields (pixel-parity classes) those of the whole image
-    return thin(block, max_iter=n, origin=origin, **kwargs)
-
-
-def _soft_plan(kwargs) -> Plan:
-    from ..api import get_method
-
-    iters = _iters(kwargs.get("iters"), get_method("soft").numpy_fn, "soft")
-    # level i erodes i times (reach i) then opens (erosion + dilation, reach 2)
-    return Plan("soft", partial(_run_registered, method="soft", kwargs=kwargs), iters + 2)
-
-
-def _skelite_plan(ndim, kwargs) -> Plan:
-    from ..models import skelite
-
-    # its default (until the erosion level is empty) depends on the whole volume
-    if kwargs.get("iters") is None:
-        raise SkelkitError(
-            "chunked 'skelite' needs a fixed iters=N (its halo is N x reach); "
-            "N >= skelkit.models.skelite.iters_for(volume) gives the whole-volume result"
-        )
-    iters = _iters(kwargs["iters"], None, "skelite")
-    guard = bool(kwargs.get("guard", False))
-    reach = int(skelite.reach_per_iter(ndim, guard=guard)) * iters
-    run = partial(_run_registered, method="skelite", kwargs=kwargs)
-    return Plan("skelite", run, reach, even_origin=guard)
-
-
-def _run_registered(block, n, origin, method, kwargs):
-    from ..api import skeletonize
-
-    return skeletonize(block, method, **kwargs)
-
-
-def _iters(iters, fn, method) -> int:
-    """``iters`` from the call, else the default of the registered function."""
-    if iters is None:
-        try:
-            iters = inspect.signature(fn).parameters["iters"].default
-        except (KeyError, TypeError, ValueError):
-            iters = inspect.Parameter.empty
-        if iters is inspect.Parameter.empty or iters is None:
-            raise SkelkitError(f"pass iters=... for chunked method {method!r} (its halo depends on it)")
-    if isinstance(iters, bool) or not isinstance(iters, (int, np.integer)) or iters < 0:
-        raise SkelkitError(f"iters must be a non-negative integer, got {iters!r}")
-    return int(iters)
+def _run(block, n, origin, fn, opts, iter_option, pass_origin):
+    kw = dict(opts)
+    if iter_option is not None:
+        kw[iter_option] = n  # this round's share of the iterations (None: to convergence)
+    if pass_origin:
+        kw["origin"] = origin  # keeps the subfields (pixel-parity classes) those of the whole image
+    return fn(block, **kw)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 import platform
@@ -11,10 +12,8 @@ from pathlib import Path
 import click
 import numpy as np
 
+from .._methods import METHODS
 from ..errors import SkelkitError
-
-METHODS = ("exact", "skimage", "medial_axis", "soft", "skelite", "unet")
-LEARNED = ("skelite", "unet")
 
 
 def _probe_inputs() -> dict[int, np.ndarray]:
@@ -35,7 +34,8 @@ def probe_methods(methods) -> tuple[dict, dict]:
     skipped : dict
         method -> reason, for methods that run on neither 2D nor 3D.
     """
-    from ..api import get_method, skeletonize
+    from .._methods import get_method
+    from ..api import skeletonize
 
     usable, skipped = {}, {}
     for name in methods:
@@ -93,12 +93,17 @@ def metrics_markdown(results: list[dict], skipped: dict, notes: dict, env: dict)
     return "\n".join(lines) + "\n"
 
 
-@click.command("demo")
-@click.option("-o", "--out", "out_dir", default="out/demo", show_default=True,
-              type=click.Path(path_type=Path, file_okay=False), help="Output folder (created if missing).")
-@click.option("-m", "--method", "methods", multiple=True, type=click.Choice(METHODS),
-              help="Run only these methods (repeatable; default: all available).")
-def command(out_dir, methods):
+def make_command() -> click.Command:
+    """The ``demo`` command; ``--method`` lists the method table as it is now."""
+    return click.Command("demo", callback=run, help=inspect.cleandoc(run.__doc__), params=[
+        click.Option(["-o", "--out", "out_dir"], default="out/demo", show_default=True,
+                     type=click.Path(path_type=Path, file_okay=False), help="Output folder (created if missing)."),
+        click.Option(["-m", "--method", "methods"], multiple=True, type=click.Choice(list(METHODS)),
+                     help="Run only these methods (repeatable; default: every method of the table)."),
+    ])
+
+
+def run(out_dir, methods):
     """Skeletonize the bundled examples with every available method.
 
     Writes OUT_DIR/inputs, skeletons/ and overlays/ (per input and method),
@@ -120,7 +125,7 @@ def command(out_dir, methods):
             (out_dir / sub).mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise SkelkitError(f"cannot create output folder {out_dir / sub}: {exc.strerror or exc}") from None
-    usable, skipped = probe_methods(methods or METHODS)
+    usable, skipped = probe_methods(methods or list(METHODS))
     for name, why in skipped.items():
         click.echo(f"skipped {name}: {why}")
     if not usable:

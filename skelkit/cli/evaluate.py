@@ -25,7 +25,7 @@ def pair_files(pred: Path, gt: Path) -> tuple[list[tuple[str, Path, Path]], list
     Two files make one pair. Two folders are matched by file name without
     its image extension (``a.png`` matches ``a.tif``); other files are ignored.
     """
-    from ..io.formats import READ_SUFFIXES, format_of, split_suffix
+    from ..io.formats import format_of, split_suffix
 
     if pred.is_file() and gt.is_file():
         return [(pred.name, pred, gt)], [], []
@@ -38,7 +38,8 @@ def pair_files(pred: Path, gt: Path) -> tuple[list[tuple[str, Path, Path]], list
     def images(folder):
         files = {}
         for f in sorted(folder.iterdir()):
-            if f.is_file() and format_of(f, READ_SUFFIXES):
+            fmt = format_of(f)
+            if f.is_file() and fmt is not None and fmt.read is not None:
                 files.setdefault(split_suffix(f.name)[0], f)
         return files
 

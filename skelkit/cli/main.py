@@ -1,8 +1,10 @@
 """`skelkit` command line: one group, one module per subcommand.
 
 Each subcommand lives in ``skelkit/cli/<name>.py`` and exposes a click object
-called ``command``; they are imported only when invoked so `skelkit --help`
-stays quick and a broken optional dependency affects only its own command.
+called ``command`` (or ``make_command()``, built when invoked, for commands
+whose flags come from the method table); they are imported only when invoked
+so `skelkit --help` stays quick and a broken optional dependency affects only
+its own command.
 """
 
 from __future__ import annotations
@@ -32,7 +34,8 @@ class LazyGroup(click.Group):
     def get_command(self, ctx, name):
         if name not in SUBCOMMANDS or not _module_exists(SUBCOMMANDS[name]):
             return None
-        return importlib.import_module(f"skelkit.cli.{SUBCOMMANDS[name]}").command
+        mod = importlib.import_module(f"skelkit.cli.{SUBCOMMANDS[name]}")
+        return mod.make_command() if hasattr(mod, "make_command") else mod.command
 
 
 def _module_exists(mod: str) -> bool:

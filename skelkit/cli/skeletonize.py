@@ -2,87 +2,27 @@
 
 from __future__ import annotations
 
-import inspect
 import os
 from pathlib import Path
 
 import click
 
 from ..errors import SkelkitError
-
-# file format (for --format and the default) -> output suffix
-FORMATS = {"png": ".png", "tif": ".tif", "npy": ".npy", "nii.gz": ".nii.gz"}
-# inputs we cannot (or should not, lossy) write back in their own format
-_WRITE_AS = {".jpg": ".png", ".jpeg": ".png", ".bmp": ".png", ".tiff": ".tif", ".nii": ".nii"}
-# flags only some methods understand (checked before any work is done)
-FLAG_METHODS = {"guard": ("skelite",), "by_depth": ("exact",), "equivariant": ("exact",), "ensemble": ("unet",),
-                "tta": ("unet",), "prob": ("unet",)}
-
-
-def _accepts(fn, name: str) -> bool:
-    params = inspect.signature(fn).parameters
-    return name in params or any(p.kind is p.VAR_KEYWORD for p in params.values())
-
-
-def method_kwargs(method: str, *, max_iter=None, guard=False, ensemble=None, tta=False, prob=False,
-                  by_depth=False, equivariant=False) -> dict:
-    """Keyword arguments for ``skelkit.skeletonize`` from the flags that were given.
-
-    ``--max-iter`` becomes ``max_iter`` (exact) or ``iters`` (skelite, soft),
-    whichever the method takes. Raises SkelkitError for an unknown method or a
-    flag the method does not support.
-    """
-    from ..api import get_method
-
-    m = get_method(method)
-    given = {"guard": guard, "ensemble": ensemble is not None, "tta": tta, "prob": prob, "by_depth": by_depth,
-             "equivariant": equivariant}
-    for flag, ok in FLAG_METHODS.items():
-        if given[flag] and method not in ok:
-            raise SkelkitError(f"--{flag.replace('_', '-')} is only for method {' or '.join(ok)}, not {method!r}")
-    kw = {}
-    if max_iter is not None:
-        name = next((n for n in ("max_iter", "iters") if n in inspect.signature(m.numpy_fn).parameters), None)
-        if name is None:
-            raise SkelkitError(f"method {method!r} has no iteration limit; drop --max-iter")
-        kw[name] = max_iter
-    if guard:
-        kw["guard"] = True
-    if by_depth:
-        kw["by_depth"] = True
-    if equivariant:
-        kw["equivariant"] = True
-    if ensemble is not None:
-        kw["ensemble"] = ensemble
-    if tta:
-        kw["tta"] = True
-    return kw
+from ..io.formats import format_options, is_zarr, output_name, split_suffix
+from .method_flags import method_help, method_options, option_flags
 
 
 def output_path(in_path: Path, out_dir: Path, fmt: str | None) -> Path:
-    """``OUT_DIR/NAME.ext``: the input's name, its own format unless ``fmt`` is given."""
-    from ..io.formats import split_suffix
-
-    stem, suffix = split_suffix(in_path.name)
-    if fmt is not None:
-        suffix = FORMATS[fmt]
-    else:
-        suffix = _WRITE_AS.get(suffix.lower(), suffix.lower())
-    return out_dir / f"{stem}{suffix}"
-
-
-def _is_zarr(p: Path) -> bool:
-    return p.name.lower().rstrip("/").endswith(".zarr")
+    """``OUT_DIR/NAME.ext``: the input's name, its own format unless ``fmt`` (a ``--format`` value) is given."""
+    return out_dir / output_name(in_path.name, fmt)
 
 
 def _plan(inputs, out_dir: Path, fmt, overlay: bool, prob: bool) -> list[tuple[Path, dict]]:
     """Output paths per input; refuses collisions and overwriting an input before any work."""
-    from ..io.formats import split_suffix
-
     plan, seen = [], {}
     resolved_inputs = {p.resolve() for p in inputs}
     for p in inputs:
-        if _is_zarr(p):
+        if is_zarr(p):
             outs = {"skeleton": out_dir / p.name}
         else:
             stem = split_suffix(p.name)[0]
@@ -110,8 +50,9 @@ def _prepare_out_dir(out_dir: Path) -> None:
         raise SkelkitError(f"output folder is not writable: {out_dir}")
 
 
-def _run_file(path: Path, outs: dict, method: str, threshold, kw: dict, prob_kw: dict | None) -> None:
+def _run_file(path: Path, outs: dict, method: str, threshold, kw: dict) -> None:
     """Skeletonize one image file; writes all its outputs or none of them."""
+    from .._methods import get_method
     from ..api import skeletonize
     from ..io import read_image, write_image
 
@@ -119,10 +60,9 @@ def _run_file(path: Path, outs: dict, method: str, threshold, kw: dict, prob_kw:
     try:
         skel = skeletonize(mask, method=method, **kw)
         proba = None
-        if prob_kw is not None:
-            from ..models.unet import predict_proba
-
-            proba = predict_proba(mask, **prob_kw)
+        if "prob" in outs:
+            m = get_method(method)
+            proba = m.function("proba")(mask, **m.bind(kw))
     except SkelkitError as exc:
         raise SkelkitError(_with_name(path, exc)) from None
     except (RuntimeError, MemoryError) as exc:  # e.g. torch out of memory: one line, not a traceback
@@ -156,45 +96,51 @@ def _run_zarr(path: Path, outs: dict, method: str, threshold, kw: dict, chunked_
     skeletonize_path(path, outs["skeleton"], method=method, progress=True, **chunked_kw, **kw)
 
 
-@click.command("skeletonize")
-@click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("-o", "--out", "out_dir", required=True, type=click.Path(path_type=Path, file_okay=False),
-              help="Output folder (created if missing).")
-@click.option("-m", "--method", default="exact", show_default=True,
-              help="exact, skimage, medial_axis, soft, skelite or unet.")
-@click.option("--threshold", type=float, help="Foreground is value > T (needed for grey-level inputs).")
-@click.option("--format", "fmt", type=click.Choice(sorted(FORMATS)),
-              help="Output format (default: the input's; .jpg/.bmp inputs give .png).")
-@click.option("--overlay", is_flag=True, help="Also write NAME_overlay.png (3D: max projection).")
-@click.option("--max-iter", type=click.IntRange(min=0), help="Iteration limit (exact: max_iter; skelite/soft: iters).")
-@click.option("--guard", is_flag=True, help="skelite: accept only topology-safe deletions.")
-@click.option("--by-depth", is_flag=True, help="exact: peel in depth order, two layers per stage (Skelite's teacher).")
-@click.option("--equivariant", is_flag=True, help="exact: no subfields, so the skeleton moves with the image (slower).")
-@click.option("--ensemble", type=click.IntRange(min=1), help="unet: use the first K ensemble members.")
-@click.option("--tta", is_flag=True, help="unet: average over the 8 flips/rotations.")
-@click.option("--prob", is_flag=True, help="unet: also write NAME_prob.tif (skeleton probability).")
-@click.option("--chunks", type=click.IntRange(min=1), help=".zarr inputs: chunk side in voxels.")
-@click.option("--workers", type=click.IntRange(min=1), help=".zarr inputs: local worker processes.")
-@click.option("--scheduler", help=".zarr inputs: dask scheduler (threads, processes or tcp://host:port).")
-@click.option("--keep-going", is_flag=True, help="Skip inputs that fail, list them at the end and exit 1.")
-def command(inputs, out_dir, method, threshold, fmt, overlay, max_iter, guard, by_depth, equivariant, ensemble, tta, prob,
-            chunks, workers, scheduler, keep_going):
-    """Skeletonize image files (PNG, TIFF, NPY, NIfTI) or Zarr volumes into OUT_DIR.
+def make_command() -> click.Command:
+    """The ``skeletonize`` command, its method flags built from the method table as it is now."""
+    from .._methods import METHODS
 
-    Outputs keep the input's name. Every file is written atomically, and an
-    input that fails leaves none of its outputs behind. By default the run
-    stops at the first failing input.
-    """
+    params = [
+        click.Argument(["inputs"], nargs=-1, required=True, type=click.Path(path_type=Path)),
+        click.Option(["-o", "--out", "out_dir"], required=True, type=click.Path(path_type=Path, file_okay=False),
+                     help="Output folder (created if missing)."),
+        click.Option(["-m", "--method"], default="exact", show_default=True, metavar=f"[{'|'.join(METHODS)}]",
+                     help="Skeletonization method (listed below)."),
+        click.Option(["--threshold"], type=float, help="Foreground is value > T (needed for grey-level inputs)."),
+        click.Option(["--format", "fmt"], type=click.Choice(sorted(format_options())),
+                     help="Output format (default: the input's; .jpg/.bmp inputs give .png)."),
+        click.Option(["--overlay"], is_flag=True, help="Also write NAME_overlay.png (3D: max projection)."),
+        click.Option(["--max-iter", "max_iter"], type=click.IntRange(min=0),
+                     help="Iteration limit (the method's own iteration option)."),
+        click.Option(["--prob"], is_flag=True, help="Also write NAME_prob.tif (skeleton probability; unet)."),
+        *option_flags(),
+        click.Option(["--chunks"], type=click.IntRange(min=1), help=".zarr inputs: chunk side in voxels."),
+        click.Option(["--workers"], type=click.IntRange(min=1), help=".zarr inputs: local worker processes."),
+        click.Option(["--scheduler"], help=".zarr inputs: dask scheduler (threads, processes or tcp://host:port)."),
+        click.Option(["--keep-going"], is_flag=True, help="Skip inputs that fail, list them at the end and exit 1."),
+    ]
+    doc = (
+        "Skeletonize image files (PNG, TIFF, NPY, NIfTI) or Zarr volumes into OUT_DIR.\n\n"
+        "Outputs keep the input's name. Every file is written atomically, and an "
+        "input that fails leaves none of its outputs behind. By default the run "
+        "stops at the first failing input.\n\n\b\nMethods:\n" + method_help()
+    )
+    return click.Command("skeletonize", params=params, callback=run, help=doc)
+
+
+def run(inputs, out_dir, method, threshold, fmt, overlay, max_iter, prob, chunks, workers, scheduler, keep_going,
+        **flags):
+    """Body of ``skelkit skeletonize`` (see :func:`make_command`)."""
     from tqdm import tqdm
 
-    kw = method_kwargs(method, max_iter=max_iter, guard=guard, ensemble=ensemble, tta=tta, prob=prob,
-                       by_depth=by_depth, equivariant=equivariant)
+    from .._methods import get_method
+
+    kw = method_options(method, flags, max_iter)  # an unknown method is a one-line error here
+    if prob and get_method(method).proba is None:
+        raise SkelkitError(f"--prob needs a method with a probability map (unet), not {method!r}")
     chunked_kw = {k: v for k, v in (("chunks", chunks), ("workers", workers), ("scheduler", scheduler)) if v}
-    if chunked_kw and not any(_is_zarr(p) for p in inputs):
+    if chunked_kw and not any(is_zarr(p) for p in inputs):
         raise SkelkitError("--chunks, --workers and --scheduler apply to .zarr inputs only")
-    prob_kw = None
-    if prob:
-        prob_kw = {k: kw[k] for k in ("ensemble", "tta") if k in kw}
     plan = _plan(inputs, out_dir, fmt, overlay, prob)
     if not keep_going:  # fail before writing anything when an input is plainly missing
         for p in inputs:
@@ -206,10 +152,10 @@ def command(inputs, out_dir, method, threshold, fmt, overlay, max_iter, guard, b
     try:
         for path, outs in tqdm(plan, desc="skeletonize", unit="file", disable=None):
             try:
-                if _is_zarr(path):
+                if is_zarr(path):
                     _run_zarr(path, outs, method, threshold, kw, chunked_kw)
                 else:
-                    _run_file(path, outs, method, threshold, kw, prob_kw)
+                    _run_file(path, outs, method, threshold, kw)
             except SkelkitError as exc:
                 if not keep_going:
                     raise

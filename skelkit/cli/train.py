@@ -4,7 +4,7 @@ import importlib
 
 import click
 
-MODELS = {"skelite": "skelkit.training.skelite_cli", "unet": "skelkit.training.unet_cli"}
+MODELS = {"skelite": "skelkit.cli.train_skelite", "unet": "skelkit.cli.train_unet"}
 
 
 class _TrainGroup(click.Group):

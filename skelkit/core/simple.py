@@ -2,22 +2,8 @@
 
 2D uses 8-connected foreground and 4-connected background; 3D uses
 26-connected foreground and 6-connected background. Pixels outside the image
-are background.
-
-Neighbour codes
----------------
-The neighbours of a pixel are numbered in raster (C) order of its 3x3 (2D) or
-3x3x3 (3D) block, skipping the centre. Neighbour ``k`` has offset
-``OFFSETS_2D[k]`` / ``OFFSETS_3D[k]`` and sets bit ``k`` (value ``1 << k``) of
-the pixel's neighbour code when it is foreground. In 2D::
-
-    bit 0 (-1,-1)   bit 1 (-1, 0)   bit 2 (-1, 1)
-    bit 3 ( 0,-1)        x          bit 4 ( 0, 1)
-    bit 5 ( 1,-1)   bit 6 ( 1, 0)   bit 7 ( 1, 1)
-
-so 2D codes fit a ``uint8``. In 3D, bits 0..12 are the offsets (dz, dy, dx)
-before the centre in C order and bits 13..25 the ones after it; codes fit a
-``uint32``.
+are background. Tests read neighbour codes (bit order in
+:mod:`skelkit.core.neighbours`).
 
 3D simplicity is decided with topological numbers on 26-bit codes by
 flood-filling bit masks of the 3x3x3 cube (shifts and masks, vectorised over
@@ -41,14 +27,11 @@ import threading
 
 import numpy as np
 
-OFFSETS_2D = np.array([o for o in itertools.product((-1, 0, 1), repeat=2) if any(o)], dtype=np.intp)
-OFFSETS_3D = np.array([o for o in itertools.product((-1, 0, 1), repeat=3) if any(o)], dtype=np.intp)
-#: Offsets of the 4 (2D) / 6 (3D) face neighbours.
-FACE_OFFSETS = {
-    nd: np.array([o for o in itertools.product((-1, 0, 1), repeat=nd) if sum(map(abs, o)) == 1], dtype=np.intp)
-    for nd in (2, 3)
-}
-_OFFSETS = {2: OFFSETS_2D, 3: OFFSETS_3D}
+from .neighbours import (  # noqa: F401  (pack_codes, subfield_*: re-exported)
+    OFFSETS, codes_of, gather_codes_torch, pack_codes, padded_flat_torch, subfield_ids, subfield_masks,
+)
+
+OFFSETS_2D, OFFSETS_3D = OFFSETS[2], OFFSETS[3]
 
 # Values stored in the deletability tables (2D LUT and 3D memo table).
 NOT_SIMPLE, SIMPLE_ENDPOINT, DELETABLE = 1, 2, 3
@@ -123,7 +106,7 @@ def neighbour_codes_2d(mask) -> np.ndarray:
         outside the image is background. Computed for every pixel,
         foreground or not.
     """
-    return _dense_codes(np.asarray(mask, bool), 2).astype(np.uint8)
+    return _all_codes(mask, 2).astype(np.uint8)
 
 
 def neighbour_codes_3d(mask) -> np.ndarray:
@@ -138,29 +121,14 @@ def neighbour_codes_3d(mask) -> np.ndarray:
     codes : ndarray of uint32, shape (D, H, W)
         Bit ``k`` is set iff neighbour ``OFFSETS_3D[k]`` is foreground.
     """
-    return _dense_codes(np.asarray(mask, bool), 3).astype(np.uint32)
+    return _all_codes(mask, 3).astype(np.uint32)
 
 
-def _dense_codes(mask: np.ndarray, nd: int) -> np.ndarray:
+def _all_codes(mask, nd: int) -> np.ndarray:
+    mask = np.asarray(mask)
     if mask.ndim != nd:
         raise ValueError(f"expected a {nd}D mask, got shape {mask.shape}")
-    padded = np.pad(mask, 1)
-    codes = np.zeros(mask.shape, np.uint32)
-    for k, off in enumerate(_OFFSETS[nd]):
-        sl = tuple(slice(1 + o, 1 + o + n) for o, n in zip(off, mask.shape))
-        codes |= padded[sl].astype(np.uint32) << np.uint32(k)
-    return codes
-
-
-def pack_codes(nb) -> np.ndarray:
-    """Pack neighbourhoods ``(M, 8)`` or ``(M, 26)`` of bool into codes (uint8 / uint32, shape (M,))."""
-    nb = np.asarray(nb, bool)
-    packed = np.packbits(nb, axis=1, bitorder="little")
-    if nb.shape[1] <= 8:
-        return packed[:, 0] if packed.shape[1] else np.zeros(len(nb), np.uint8)
-    out = np.zeros((len(nb), 4), np.uint8)
-    out[:, : packed.shape[1]] = packed
-    return out.view("<u4")[:, 0].astype(np.uint32)
+    return codes_of(mask).reshape(mask.shape)
 
 
 # --------------------------------------------------------------------- 3D ---
@@ -400,8 +368,7 @@ def p_simple(codes, p_codes, nd: int, max_p: int = 8) -> np.ndarray:
 # ------------------------------------------------------- dense (numpy) API ---
 def simple_points(mask) -> np.ndarray:
     """Foreground pixels of a 2D or 3D binary image that are simple; bool array, same shape."""
-    mask = np.asarray(mask, bool)
-    return mask & (_dense_kind(mask) >= SIMPLE_ENDPOINT)
+    return _points_of_kind(mask, (SIMPLE_ENDPOINT, DELETABLE))
 
 
 def removable_points(mask) -> np.ndarray:
@@ -415,68 +382,39 @@ def removable_points(mask) -> np.ndarray:
     -------
     removable : ndarray of bool, same shape
     """
-    mask = np.asarray(mask, bool)
-    return mask & (_dense_kind(mask) == DELETABLE)
+    return _points_of_kind(mask, (DELETABLE,))
 
 
-def _dense_kind(mask: np.ndarray) -> np.ndarray:
-    codes = _dense_codes(mask, mask.ndim)
-    if mask.ndim == 2:
-        simple, ones = simple_lut_2d()[codes], np.bitwise_count(codes) == 1
-        return np.where(simple, np.where(ones, SIMPLE_ENDPOINT, DELETABLE), NOT_SIMPLE).astype(np.uint8)
-    return classify_codes_3d(codes.ravel()).reshape(mask.shape)
+def _points_of_kind(mask, kinds) -> np.ndarray:
+    mask = np.asarray(mask) != 0
+    out = np.zeros(mask.shape, bool)
+    codes = codes_of(mask, where=mask)  # foreground only: skeletons are sparse
+    out[mask] = np.isin(classify_codes(codes, mask.ndim), kinds)
+    return out
 
 
-def subfield_ids(shape, origin=None) -> np.ndarray:
-    """Subfield (parity class) of every pixel: ``sum_a ((coord_a + origin_a) % 2) << (ndim - 1 - a)``.
+def classify_codes(codes, nd: int) -> np.ndarray:
+    """``NOT_SIMPLE``, ``SIMPLE_ENDPOINT`` or ``DELETABLE`` per neighbour code (uint8), 2D or 3D."""
+    if nd == 3:
+        return classify_codes_3d(codes)
+    return _kind_lut_2d()[np.asarray(codes, np.intp)]
 
-    Parameters
-    ----------
-    shape : tuple of int, length 2 or 3
-    origin : tuple of int, optional
-        Global coordinates of pixel 0 (for crops of a larger image).
 
-    Returns
-    -------
-    ids : ndarray of uint8, shape ``shape``, values in ``[0, 2**ndim)``
-        No two pixels with the same id are 8-/26-adjacent.
-    """
-    nd = len(shape)
-    origin = (0,) * nd if origin is None else tuple(origin)
-    ids = np.zeros(shape, np.uint8)
-    for a, (n, o) in enumerate(zip(shape, origin)):
-        par = ((np.arange(n) + o) % 2).astype(np.uint8) << (nd - 1 - a)
-        ids |= par.reshape((-1,) + (1,) * (nd - 1 - a))
-    return ids
+@functools.cache
+def _kind_lut_2d() -> np.ndarray:
+    ones = np.bitwise_count(np.arange(256, dtype=np.uint8)) == 1
+    lut = np.where(simple_lut_2d(), np.where(ones, SIMPLE_ENDPOINT, DELETABLE), NOT_SIMPLE).astype(np.uint8)
+    lut.flags.writeable = False
+    return lut
 
 
 # ------------------------------------------------------------------- torch ---
-def subfield_masks(spatial_shape, device=None) -> list:
-    """Boolean masks of the 4 (2D) or 8 (3D) subfields, in the order thinning visits them.
-
-    Parameters
-    ----------
-    spatial_shape : tuple of int, (H, W) or (D, H, W)
-    device : torch.device or str, optional
-
-    Returns
-    -------
-    masks : list of torch.Tensor of bool, each of shape ``spatial_shape``
-        Pixels of one subfield are pairwise non-adjacent, so simple
-        non-endpoint pixels of one subfield can be deleted together.
-    """
-    import torch
-
-    ids = torch.from_numpy(subfield_ids(tuple(spatial_shape))).to(device)
-    return [ids == k for k in range(1 << len(spatial_shape))]
-
-
 def removable(x):
     """Foreground pixels that are simple and not curve endpoints (torch, any device).
 
     Each pixel is judged independently on the current state; deleting all of
     them at once can change topology, deleting those of one subfield
-    (:func:`subfield_masks`) cannot.
+    (:func:`skelkit.core.neighbours.subfield_masks`) cannot.
 
     Parameters
     ----------
@@ -493,41 +431,51 @@ def removable(x):
     if nd not in (2, 3) or x.shape[1] != 1:
         raise ValueError(f"expected (B, 1, H, W) or (B, 1, D, H, W), got {tuple(x.shape)}")
     fg = x if x.dtype == torch.bool else x > 0.5
-    codes = _torch_codes(fg[:, 0], nd)
+    flat, index, nb_off = padded_flat_torch(fg[:, 0])
     out = torch.zeros_like(fg)
     sel = fg[:, 0]
-    c = codes[sel]
-    if nd == 2:
-        lut = torch.from_numpy(deletable_lut_2d().copy()).to(x.device)
-        ok = lut[c]
-    elif c.device.type == "cpu":
-        ok = torch.from_numpy(classify_codes_3d(c.numpy()) == DELETABLE)
-    else:
-        ok = _deletable_torch_3d(c)
-    out[:, 0][sel] = ok
+    out[:, 0][sel] = deletable_torch(gather_codes_torch(flat, index[sel], nb_off), nd)
     return out
 
 
-def _torch_codes(fg, nd: int):
-    """Neighbour codes (int64) of every pixel of a bool tensor (B, *spatial)."""
-    import torch
-    import torch.nn.functional as F
+def deletable_torch(codes, nd: int):
+    """Simple and not an end point, for int64 code tensors, computed on their own device.
 
-    padded = F.pad(fg.to(torch.uint8), (1, 1) * nd)
-    shape = fg.shape[1:]
-    codes = torch.zeros(fg.shape, dtype=torch.int64, device=fg.device)
-    for k, off in enumerate(_OFFSETS[nd]):
-        sl = (slice(None),) + tuple(slice(1 + int(o), 1 + int(o) + n) for o, n in zip(off, shape))
-        codes |= padded[sl].to(torch.int64) << k
-    return codes
+    2D reads the lookup table (kept on each device once uploaded); 3D uses the
+    memo table on the CPU and the flood fill elsewhere.
+    """
+    import torch
+
+    if nd == 2:
+        return device_table("deletable_2d", codes.device)[codes]
+    if codes.device.type == "cpu":
+        return torch.from_numpy(classify_codes_3d(codes.numpy()) == DELETABLE)
+    return _deletable_torch_3d(codes)
+
+
+_DEVICE_TABLES: dict = {}
+
+
+def device_table(name: str, device):
+    """Table ``name`` of this module as a tensor (or tuple of tensors) on ``device``, uploaded once per device.
+
+    Names: ``"deletable_2d"`` (:func:`deletable_lut_2d`), ``"dilation"`` (the
+    3D flood fill's tables), ``"bits26"`` (0..25, to count set bits).
+    """
+    import torch
+
+    key = (name, str(device))
+    if key not in _DEVICE_TABLES:
+        if name == "dilation":
+            arrays = _dilation_tables()
+        else:
+            arrays = {"deletable_2d": deletable_lut_2d, "bits26": lambda: np.arange(26)}[name]()
+        up = lambda a: torch.from_numpy(np.array(a)).to(device)  # noqa: E731
+        _DEVICE_TABLES[key] = tuple(up(a).long() for a in arrays) if name == "dilation" else up(arrays)
+    return _DEVICE_TABLES[key]
 
 
 def _deletable_torch_3d(codes):
-    """Simple and not an endpoint, for int64 code tensors on any device (no table)."""
-    import torch
-
-    ones = torch.zeros_like(codes)
-    for k in range(26):
-        ones += (codes >> k) & 1
-    tables = [torch.from_numpy(t).to(device=codes.device, dtype=codes.dtype) for t in _dilation_tables()]
-    return _simple_from_codes(codes, tables) & (ones != 1)
+    """Simple and not an endpoint, for int64 code tensors on any device (no memo table)."""
+    ones = ((codes.unsqueeze(1) >> device_table("bits26", codes.device)) & 1).sum(1)
+    return _simple_from_codes(codes, device_table("dilation", codes.device)) & (ones != 1)

@@ -17,7 +17,7 @@ candidates that stay simple whatever other candidates are deleted
 :func:`thin`.
 
 Each iteration is a pure function of the current image, so
-``thin(thin(x, max_iter=a), max_iter=b) == thin(x, max_iter=a + b)``; the
+``thin(thin(x, max_num_iter=a), max_num_iter=b) == thin(x, max_num_iter=a + b)``; the
 output of one (subfield) iteration at a pixel depends only on the input
 within Chebyshev distance ``REACH_PER_ITER[ndim]``.
 
@@ -39,22 +39,22 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._compat import renamed
+from ..errors import SkelkitError
 from ..validate import as_binary
 from . import simple as sp
+from .depth import city_block_depth
+from .neighbours import DIRECTIONS, FACE_OFFSETS, N_SUBFIELDS, FlatCodes, flat_strides, subfield_of
 
-#: Border directions in the order one iteration visits them, as (axis, step):
-#: a candidate's neighbour at ``step`` along ``axis`` is background (2D: N, S, W, E).
-DIRECTIONS = {nd: [(axis, step) for axis in range(nd) for step in (-1, 1)] for nd in (2, 3)}
 N_DIRECTIONS = {nd: len(DIRECTIONS[nd]) for nd in (2, 3)}
-#: Subfields per direction, visited in order 0, 1, ... (see ``simple.subfield_ids``).
-N_SUBFIELDS = {2: 4, 3: 8}
 #: Max Chebyshev distance over which one iteration's output at a pixel depends
 #: on its input: one pixel per sequential sub-step (a subfield's decision reads
 #: the 3x3(x3) block of the previous sub-step's state), i.e. directions x subfields.
 REACH_PER_ITER = {nd: N_DIRECTIONS[nd] * N_SUBFIELDS[nd] for nd in (2, 3)}
 
 
-def thin(mask, max_iter: int | None = None, *, by_depth: bool = False, equivariant: bool = False,
+@renamed(max_iter="max_num_iter")
+def thin(mask, max_num_iter: int | None = None, *, by_depth: bool = False, equivariant: bool = False,
          return_history: bool = False, origin=None):
     """Topology-preserving thinning to a one-pixel-thin curve skeleton.
 
@@ -62,9 +62,9 @@ def thin(mask, max_iter: int | None = None, *, by_depth: bool = False, equivaria
     ----------
     mask : array_like of bool, shape (H, W) or (D, H, W)
         Foreground is True (or non-zero in a two-valued array).
-    max_iter : int, optional
+    max_num_iter : int, optional
         Stop after this many iterations (stages with ``by_depth``); default:
-        until an iteration deletes nothing.
+        until an iteration deletes nothing. (Deprecated name: ``max_iter``.)
     by_depth : bool
         Peel in order of depth, two layers per stage, the order Skelite's
         bands follow (:mod:`skelkit.models.skelite`): stage ``k`` runs
@@ -72,21 +72,19 @@ def thin(mask, max_iter: int | None = None, *, by_depth: bool = False, equivaria
         ``2k + 1`` or ``2k + 2`` may be deleted (depth = city-block distance
         to the nearest background pixel, outside the image included). The
         last stage frees every pixel, so the guarantees below hold. Places
-        the skeleton differently (Dice ~0.67 against the default on vessel
-        trees), not worse; Skelite is distilled from it.
+        the skeleton differently from the default, not worse; Skelite is
+        distilled from it.
     equivariant : bool
         Delete, per direction, all candidates that are P-simple (deletable
         together with any other candidates, :func:`skelkit.core.simple.p_simple`)
         at once instead of by subfields, and fall back to a subfield iteration
         only when that deletes nothing. The subfields make the result depend on
-        where the image sits: in 3D, shifting a synthetic vessel volume by one
-        voxel moves a seventh to a fifth of its skeleton (Dice 0.78-0.87
-        between the two, 0.99 in 2D; ``bench/shift.py``); P-simple deletion
-        reads only the neighbourhood, so the result moves with the image
-        except at the rare fallback pixels (Dice 0.98-0.995). About 3-4x
-        slower in 3D (each candidate tests up to ``2**8`` subsets of its
-        neighbours); not available for chunked runs (the fallback is a
-        whole-image decision).
+        where the image sits (measured in ``bench/shift.py``, see
+        ``docs/benchmarks.md``); P-simple deletion reads only the
+        neighbourhood, so the result moves with the image except at the rare
+        fallback pixels. Slower in 3D (each candidate tests up to ``2**8``
+        subsets of its neighbours); not available for chunked runs (the
+        fallback is a whole-image decision).
     return_history : bool
         Also return the state after each iteration that deleted something
         (with ``by_depth``: after every stage, so entry ``k`` is the state
@@ -116,15 +114,15 @@ def thin(mask, max_iter: int | None = None, *, by_depth: bool = False, equivaria
            [0, 0, 0, 0, 0, 0, 0, 0, 0]])
     """
     mask = as_binary(mask, name="mask")
-    if max_iter is not None and max_iter < 0:
-        raise ValueError(f"max_iter must be >= 0, got {max_iter}")
+    if max_num_iter is not None and max_num_iter < 0:
+        raise SkelkitError(f"max_num_iter must be >= 0, got {max_num_iter}")
     state = _Thinner(mask, origin)
     state.equivariant = bool(equivariant)
     if by_depth:
-        return _thin_by_depth(state, mask, max_iter, return_history)
+        return _thin_by_depth(state, mask, max_num_iter, return_history)
     history = []
     done = 0
-    while max_iter is None or done < max_iter:
+    while max_num_iter is None or done < max_num_iter:
         n = state.step()
         done += 1
         if n == 0:
@@ -150,18 +148,14 @@ def depth_stages(mask: np.ndarray) -> np.ndarray:
     stage : ndarray of int32, same shape; pixels of stage ``k + 1`` are first
         deletable in stage ``k`` (0-based).
     """
-    from scipy import ndimage
-
-    inner = tuple(slice(1, -1) for _ in range(mask.ndim))
-    depth = ndimage.distance_transform_cdt(np.pad(mask, 1), metric="taxicab")[inner]
-    return ((depth + 1) // 2).astype(np.int32)
+    return ((city_block_depth(mask) + 1) // 2).astype(np.int32)
 
 
-def _thin_by_depth(state: "_Thinner", mask: np.ndarray, max_iter, return_history):
+def _thin_by_depth(state: "_Thinner", mask: np.ndarray, max_num_iter, return_history):
     stage = np.pad(depth_stages(mask), 1).ravel()
     n_stages = int(stage.max())
     history = []
-    for k in range(n_stages if max_iter is None else min(n_stages, max_iter)):
+    for k in range(n_stages if max_num_iter is None else min(n_stages, max_num_iter)):
         # only the stage's own layers, so each deletion is one Skelite's band k can make;
         # the last stage frees all pixels, so the result is an ordinary thinning fixed point
         state.allowed = None if k == n_stages - 1 else stage == k + 1
@@ -192,9 +186,17 @@ def thin_iteration(mask, *, origin=None) -> tuple[np.ndarray, int]:
     return state.result(), n
 
 
-# Multiplying a uint64 holding 8 bytes that are each 0 or 1 by this constant
-# gathers byte i into bit 56 + i (no carries), so ``>> 56`` packs them.
-_PACK8 = np.uint64(0x0102040810204080)
+def chunk_reach(ndim: int, max_num_iter=None, by_depth=False, equivariant=False) -> dict:
+    """Reach of :func:`thin` for chunked runs (see :mod:`skelkit.chunked.plans`).
+
+    Iterations compose and each reads ``REACH_PER_ITER[ndim]`` pixels around
+    a pixel; the subfields follow global coordinates (``origin``).
+    """
+    if by_depth:  # stages follow a global distance map: a chunk's halo cannot bound their reach
+        raise SkelkitError("by_depth=True is not supported for chunked runs (its stages depend on global depth)")
+    if equivariant:  # its subfield fallback runs when nothing anywhere is P-simple: a global condition
+        raise SkelkitError("equivariant=True is not supported for chunked runs (its fallback depends on the whole image)")
+    return {"reach": REACH_PER_ITER[ndim], "composable": True, "iters": max_num_iter, "origin": True}
 
 
 class _Thinner:
@@ -210,16 +212,11 @@ class _Thinner:
         self.nd = nd
         padded = np.pad(mask, 1)
         self.pshape = padded.shape
-        strides = np.array([int(np.prod(self.pshape[a + 1 :])) for a in range(nd)], np.intp)
+        strides = flat_strides(self.pshape)
         self.img = padded.ravel()
         self.img8 = self.img.view(np.uint8)
-        # Neighbour k -> flat offset (the code bit order), padded with offset 0
-        # (the pixel itself, masked off later) to a whole number of bytes.
-        nb_off = sp._OFFSETS[nd] @ strides
-        n_bytes = (len(nb_off) + 7) // 8
-        self.nb_off = np.concatenate([nb_off, np.zeros(8 * n_bytes - len(nb_off), np.intp)])
-        self.code_mask = np.uint32((1 << len(nb_off)) - 1)
-        self.face_off = sp.FACE_OFFSETS[nd] @ strides
+        self.gather = FlatCodes(self.pshape)
+        self.face_off = FACE_OFFSETS[nd] @ strides
         self.directions = [int(step * strides[axis]) for axis, step in DIRECTIONS[nd]]
         origin = np.zeros(nd, int) if origin is None else np.asarray(origin, int)
         if origin.shape != (nd,):
@@ -242,11 +239,8 @@ class _Thinner:
         self.interior = np.zeros(self.img.size, bool)
         self.interior[fg[~on_border]] = True
         self.subfield = np.zeros(self.img.size, np.uint8)
-        coords = np.unravel_index(fg, self.pshape)
-        cls = np.zeros(fg.size, np.uint8)
-        for a, c in enumerate(coords):  # padded coordinate c is global coordinate c - 1 + origin
-            cls |= (((c - 1 + origin[a]) & 1) << (nd - 1 - a)).astype(np.uint8)
-        self.subfield[fg] = cls
+        # padded coordinate c is global coordinate c - 1 + origin
+        self.subfield[fg] = subfield_of(np.unravel_index(fg, self.pshape), origin - 1)
 
     def result(self) -> np.ndarray:
         inner = tuple(slice(1, -1) for _ in range(self.nd))
@@ -254,11 +248,7 @@ class _Thinner:
 
     def _codes(self, idx: np.ndarray, img8=None) -> np.ndarray:
         """Neighbour codes of flat indices ``idx`` in ``img8`` (default the image): intp (2D, < 256) or uint32 (3D)."""
-        nb = (self.img8 if img8 is None else img8).take(idx[:, None] + self.nb_off)  # (M, 8 or 32) bytes, little-endian words
-        packed = (nb.view("<u8") * _PACK8) >> np.uint64(56)
-        if self.nd == 2:
-            return packed[:, 0].view(np.intp)  # < 256; intp indexes the LUT without a cast
-        return packed.astype(np.uint8).view("<u4")[:, 0] & self.code_mask
+        return self.gather(self.img8 if img8 is None else img8, idx)
 
     def _deletable(self, codes: np.ndarray) -> np.ndarray:
         if self._lut2d is not None:

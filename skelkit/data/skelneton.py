@@ -1,4 +1,4 @@
-"""SkelNetOn Pixel track data: loading, deterministic splits, dihedral augmentation.
+"""SkelNetOn Pixel track data: loading and deterministic splits.
 
 The training pairs are 256x256 binary shapes with 1-pixel ground-truth
 skeletons, stored as ``ROOT/shapes/NAME.png`` and ``ROOT/skeletons/NAME.png``
@@ -134,34 +134,3 @@ def load_split(path) -> dict:
         return json.loads(Path(path).read_text())
     except (OSError, ValueError) as exc:
         raise SkelkitError(f"cannot read split file {path}: {exc}") from None
-
-
-def dihedral(x, k: int, inverse: bool = False):
-    """Apply element ``k`` (0..7) of the square's symmetry group to the last two axes.
-
-    ``k % 4`` quarter turns, then a horizontal flip when ``k >= 4``. Only
-    permutes pixels, so a 1-pixel-wide 8-connected skeleton stays one. Works
-    on numpy arrays and torch tensors.
-
-    Parameters
-    ----------
-    x : ndarray or torch.Tensor, shape (..., H, W)
-    k : int
-    inverse : bool
-        Apply the inverse transform instead (undoes ``dihedral(x, k)``).
-
-    Returns
-    -------
-    y : same type, shape (..., H, W) or (..., W, H)
-    """
-    if not 0 <= k < 8:
-        raise SkelkitError(f"dihedral index must be in 0..7, got {k}")
-    is_np = isinstance(x, np.ndarray)
-    rot = (lambda a, n: np.rot90(a, n, axes=(-2, -1))) if is_np else (lambda a, n: a.rot90(n, dims=(-2, -1)))
-    flip = (lambda a: a[..., ::-1]) if is_np else (lambda a: a.flip(-1))
-    if not inverse:
-        x = rot(x, k % 4)
-        return flip(x) if k >= 4 else x
-    if k >= 4:
-        x = flip(x)
-    return rot(x, -(k % 4))

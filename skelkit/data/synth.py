@@ -125,7 +125,7 @@ def build_dataset(
         skeleton pixel. Targets come from thinning the *full* image, so crops
         see the structure continue across their border; crops are cut from
         the image framed by Skelite's background border
-        (:data:`skelkit.models.skelite.BORDER_PAD`), so one at the image's
+        (:data:`skelkit.core.geometry.BORDER_PAD`), so one at the image's
         edge shows that edge as Skelite sees it.
     max_thicken, p_jagged
         Augmentation, see :func:`skelkit.data.augment.augment`.
@@ -138,7 +138,7 @@ def build_dataset(
     """
     from tqdm import tqdm
 
-    from ..models.skelite import BORDER_PAD
+    from ..core.geometry import BORDER_PAD
 
     if dim not in (2, 3):
         raise SkelkitError(f"dim must be 2 or 3, got {dim}")

@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
-from ..api import skeletonize
+from ..core.thinning import thin
 from ..errors import SkelkitError
 from ..validate import as_binary
 
@@ -115,7 +115,7 @@ def _branch_contrast(mask, rng, contrast, faint_width, faint_prob, faint_factor)
     level = np.zeros(mask.shape, np.float64)
     if not mask.any():
         return level
-    skel = skeletonize(mask, method="exact")
+    skel = thin(mask)
     dist = ndimage.distance_transform_edt(mask)
     # Branches = skeleton minus junctions (>= 3 skeleton neighbours).
     n_nb = ndimage.convolve(skel.astype(np.uint8), np.ones((3,) * mask.ndim, np.uint8), mode="constant") - 1

@@ -1,185 +1,124 @@
-"""Per-format readers and writers behind :func:`skelkit.io.read_image` / :func:`write_image`.
+"""The format table: every file format skelkit reads or writes, and how names map to formats.
 
-Readers return ``(array, meta)`` with the stored values (not yet binarised);
-writers take a temporary path (the atomic wrapper renames it) and an array that
-is either bool (binary mask) or float32 (e.g. a probability map).
+The readers and writers (:func:`skelkit.io.read_image`, :func:`write_image`),
+the command line (``--format``, output names, which inputs go to chunked runs)
+and chunked runs (lazy readers, Zarr outputs) all read this table.
 """
 
 from __future__ import annotations
 
-import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
 
-import numpy as np
-
-from ..errors import SkelkitError
-
-# Longest first, so ".nii.gz" wins over ".gz".
-READ_SUFFIXES = {
-    ".nii.gz": "nifti", ".nii": "nifti", ".tiff": "tif", ".tif": "tif", ".npy": "npy",
-    ".png": "png", ".jpg": "pil", ".jpeg": "pil", ".bmp": "pil",
-}
-WRITE_SUFFIXES = {".nii.gz": "nifti", ".nii": "nifti", ".tiff": "tif", ".tif": "tif", ".npy": "npy", ".png": "png"}
+from . import codecs
 
 
-def format_of(path, table) -> str | None:
-    """Format name from the file name's (case-insensitive) extension, or None."""
-    name = str(path).lower()
-    for suffix in sorted(table, key=len, reverse=True):
-        if name.endswith(suffix):
-            return table[suffix]
-    return None
+@dataclass(frozen=True)
+class Format:
+    """One file format.
+
+    Attributes
+    ----------
+    name : str
+    suffixes : tuple of str
+        Lower-case file name endings; the first is the one written.
+    read, write : callable or None
+        ``read(path) -> (array, meta)``; ``write(tmp_path, array, meta)``.
+        ``None`` where skelkit does not do it (Zarr goes through
+        :mod:`skelkit.chunked`).
+    dims : tuple of int
+        Dimensionalities the format holds.
+    floats : bool
+        It can hold a float map (a probability map), not only masks.
+    write_as : str, optional
+        Format an output takes when the input's cannot (or should not, being
+        lossy) be written.
+    keep_suffix : bool
+        Outputs keep the input's ending (``.nii`` stays ``.nii``).
+    chunked : bool
+        Chunked runs read it chunk by chunk (the others are loaded whole).
+    option : str, optional
+        Its ``--format`` value.
+    """
+
+    name: str
+    suffixes: tuple
+    read: Callable | None = None
+    write: Callable | None = None
+    dims: tuple = (2, 3)
+    floats: bool = True
+    write_as: str | None = None
+    keep_suffix: bool = False
+    chunked: bool = False
+    option: str | None = None
+
+
+FORMATS = {f.name: f for f in (
+    Format("nifti", (".nii.gz", ".nii"), codecs.read_nifti, codecs.write_nifti, keep_suffix=True, option="nii.gz"),
+    Format("tif", (".tif", ".tiff"), codecs.read_tif, codecs.write_tif, chunked=True, option="tif"),
+    Format("npy", (".npy",), codecs.read_npy, codecs.write_npy, chunked=True, option="npy"),
+    Format("png", (".png",), codecs.read_png, codecs.write_png, dims=(2,), floats=False, option="png"),
+    Format("pil", (".jpg", ".jpeg", ".bmp"), codecs.read_png, None, dims=(2,), floats=False, write_as="png"),
+    Format("zarr", (".zarr",), chunked=True),
+)}
+
+
+def format_of(path, *, writable: bool = False) -> Format | None:
+    """The format of a file name (case-insensitive ending, longest match first), or None."""
+    name = str(path).lower().rstrip("/")
+    best = None
+    for f in FORMATS.values():
+        if writable and f.write is None:
+            continue
+        for suffix in f.suffixes:
+            if name.endswith(suffix) and (best is None or len(suffix) > len(best[1])):
+                best = (f, suffix)
+    return best[0] if best else None
+
+
+def suffixes(*, writable: bool = False) -> list[str]:
+    """Every file ending read (or written) by :func:`skelkit.io.read_image` (:func:`write_image`)."""
+    return sorted(s for f in FORMATS.values() for s in f.suffixes
+                  if (f.write if writable else f.read) is not None)
+
+
+def format_options() -> dict:
+    """``--format`` value -> output ending."""
+    return {f.option: f.suffixes[0] for f in FORMATS.values() if f.option}
 
 
 def split_suffix(name: str) -> tuple[str, str]:
-    """``("case1", ".nii.gz")`` for ``"case1.nii.gz"``; known suffixes only, else ``os.path.splitext``."""
-    low = name.lower()
-    for suffix in sorted(READ_SUFFIXES, key=len, reverse=True):
-        if low.endswith(suffix):
-            return name[: -len(suffix)], name[-len(suffix):]
+    """``("case1", ".nii.gz")`` for ``"case1.nii.gz"``; known endings only, else ``os.path.splitext``'s split."""
+    fmt = format_of(name)
+    if fmt is not None:
+        low = name.lower()
+        suffix = max((s for s in fmt.suffixes if low.endswith(s)), key=len)
+        return name[: -len(suffix)], name[-len(suffix):]
     stem, dot, ext = name.rpartition(".")
     return (stem, dot + ext) if dot and stem else (name, "")
 
 
-# -- colour -> grey ----------------------------------------------------------
+def output_name(in_name: str, option: str | None = None) -> str:
+    """Output file name for an input: its stem, in format ``option`` (``--format``) or the input's own.
 
-_LUMA = np.array([0.299, 0.587, 0.114])  # ITU-R BT.601, as PIL's "L" conversion
-
-
-def to_grey(arr: np.ndarray, path) -> np.ndarray:
-    """Reduce a (..., C) colour image (C = 2 grey+alpha, 3 RGB, 4 RGBA) to one channel.
-
-    Identical colour channels are kept as they are; otherwise BT.601 luminance.
-    A varying alpha channel is used as the mask only if the colour is uniform;
-    varying colour *and* alpha is ambiguous and refused.
+    Formats that cannot be written (JPEG, BMP) become their ``write_as``
+    format; ``.tiff`` becomes ``.tif``; NIfTI keeps ``.nii`` or ``.nii.gz``.
     """
-    colour, alpha = (arr[..., :-1], arr[..., -1]) if arr.shape[-1] in (2, 4) else (arr, None)
-    flat = colour.reshape(-1, colour.shape[-1])
-    uniform_colour = bool((flat == flat[:1]).all())
-    if alpha is not None and alpha.min() != alpha.max():
-        if uniform_colour:
-            return alpha
-        raise SkelkitError(
-            f"{path}: both colour and transparency vary, so the mask is ambiguous; "
-            "save it as a single-channel (greyscale) image"
-        )
-    if colour.shape[-1] == 1 or (colour == colour[..., :1]).all():
-        return colour[..., 0]
-    return colour[..., :3].astype(np.float64) @ _LUMA
+    stem, suffix = split_suffix(in_name)
+    if option is not None:
+        return stem + format_options()[option]
+    fmt = format_of(in_name)
+    if fmt is None:
+        return stem + suffix.lower()
+    if fmt.write_as is not None:
+        fmt = FORMATS[fmt.write_as]
+    return stem + (suffix.lower() if fmt.keep_suffix else fmt.suffixes[0])
 
 
-# -- readers -------------------------------------------------------------------
-
-def read_png(path):
-    from PIL import Image
-
-    with Image.open(path) as img:
-        img.load()  # decode now so truncated files fail here
-        mode = img.mode
-        if mode == "P":
-            img = img.convert("RGBA" if "transparency" in img.info else "RGB")
-        elif mode not in ("1", "L", "LA", "RGB", "RGBA", "I", "I;16", "I;16B", "F"):
-            img = img.convert("RGBA")
-        arr = np.asarray(img)
-    if arr.ndim == 3:
-        arr = to_grey(arr, path)
-    return arr, {"mode": mode}
-
-
-class _LogErrors(logging.Handler):
-    """Collect tifffile's logged errors: it logs (rather than raises) on damaged files and
-    falls back to reading fewer pages, which would silently turn a truncated stack into 2D."""
-
-    def __init__(self):
-        super().__init__(logging.ERROR)
-        self.messages = []
-
-    def emit(self, record):
-        self.messages.append(record.getMessage())
-
-
-def read_tif(path):
-    import tifffile
-
-    log, handler = logging.getLogger("tifffile"), _LogErrors()
-    log.addHandler(handler)
-    try:
-        with tifffile.TiffFile(path) as tif:
-            series = tif.series[0]
-            axes = series.axes
-            arr = series.asarray()
-    finally:
-        log.removeHandler(handler)
-    if handler.messages:
-        raise SkelkitError(f"cannot read {path}: damaged TIFF ({' '.join(handler.messages[0].split())})")
-    if "S" in axes:  # colour samples: move them last, then to grey
-        arr = to_grey(np.moveaxis(arr, axes.index("S"), -1), path)
-        axes = axes.replace("S", "")
-    if arr.ndim > 3:  # ImageJ-style TZCYX with singleton T/C
-        keep = [i for i, n in enumerate(arr.shape) if n > 1 or i >= arr.ndim - 2]
-        arr = arr.reshape([arr.shape[i] for i in keep])
-        axes = "".join(axes[i] for i in keep) if len(axes) == len(keep) else axes
-    return arr, {"axes": axes}
-
-
-def read_npy(path):
-    arr = np.load(path, allow_pickle=False)
-    return arr, {}
-
-
-def read_nifti(path):
-    import nibabel as nib
-
-    img = nib.load(str(path))
-    arr = np.asanyarray(img.dataobj)
-    if arr.ndim > 3 and all(n == 1 for n in arr.shape[3:]):
-        arr = arr.reshape(arr.shape[:3])
-    zooms = tuple(float(z) for z in img.header.get_zooms()[: arr.ndim])
-    return arr, {"affine": img.affine.copy(), "header": img.header.copy(), "spacing": zooms}
-
-
-READERS = {"png": read_png, "pil": read_png, "tif": read_tif, "npy": read_npy, "nifti": read_nifti}
-
-
-# -- writers -------------------------------------------------------------------
-
-def _encoded(arr: np.ndarray, high: int = 255) -> np.ndarray:
-    return arr.astype(np.uint8) * np.uint8(high) if arr.dtype == bool else arr
-
-
-def write_png(tmp, arr, meta):
-    from PIL import Image
-
-    if arr.ndim != 2:
-        raise SkelkitError(f"PNG holds 2D images only, got shape {arr.shape}; use .tif, .npy or .nii.gz")
-    if arr.dtype != bool:
-        raise SkelkitError("PNG output is for binary masks; write probability maps as .tif or .npy")
-    Image.fromarray(_encoded(arr)).save(tmp, format="PNG")
-
-
-def write_tif(tmp, arr, meta):
-    import tifffile
-
-    tifffile.imwrite(tmp, _encoded(arr), photometric="minisblack", compression="zlib")
-
-
-def write_npy(tmp, arr, meta):
-    with open(tmp, "wb") as fh:
-        np.save(fh, arr, allow_pickle=False)
-
-
-def write_nifti(tmp, arr, meta):
-    import nibabel as nib
-
-    meta = meta or {}
-    header = meta.get("header")
-    header = header.copy() if isinstance(header, nib.Nifti1Header) else None
-    affine = meta.get("affine")
-    affine = np.eye(4) if affine is None else np.asarray(affine, dtype=float)
-    data = _encoded(arr, high=1)  # label convention: 0/1
-    img = nib.Nifti1Image(data, affine, header)
-    img.header.set_data_dtype(data.dtype)
-    img.header.set_slope_inter(1, 0)
-    nib.save(img, str(tmp))
-
-
-WRITERS = {"png": write_png, "tif": write_tif, "npy": write_npy, "nifti": write_nifti}
+def is_zarr(path) -> bool:
+    """True for a Zarr store: a name ending in ``.zarr``, or a folder holding Zarr metadata (OME-Zarr levels)."""
+    p = Path(path)
+    if format_of(p) is FORMATS["zarr"]:
+        return True
+    return p.is_dir() and any((p / m).exists() for m in (".zarray", ".zgroup", "zarr.json"))

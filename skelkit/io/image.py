@@ -9,7 +9,7 @@ import numpy as np
 from ..errors import SkelkitError
 from ..validate import as_binary, check_ndim
 from .atomic import atomic_path
-from .formats import READ_SUFFIXES, READERS, WRITE_SUFFIXES, WRITERS, format_of
+from .formats import format_of, suffixes
 
 
 def _one_line(exc: BaseException) -> str:
@@ -32,22 +32,20 @@ def read_array(path) -> tuple[np.ndarray, dict]:
         raise SkelkitError(f"file not found: {path}")
     if path.is_dir():
         raise SkelkitError(f"expected an image file, got a folder: {path}")
-    fmt = format_of(path, READ_SUFFIXES)
-    if fmt is None:
-        raise SkelkitError(
-            f"unsupported file type: {path} (supported: {', '.join(sorted(READ_SUFFIXES))})"
-        )
+    fmt = format_of(path)
+    if fmt is None or fmt.read is None:
+        raise SkelkitError(f"unsupported file type: {path} (supported: {', '.join(suffixes())})")
     if path.stat().st_size == 0:
         raise SkelkitError(f"file is empty: {path}")
     try:
-        arr, meta = READERS[fmt](path)
+        arr, meta = fmt.read(path)
     except SkelkitError:
         raise
     except Exception as exc:  # each library raises its own types for corrupt data
         raise SkelkitError(f"cannot read {path}: {_one_line(exc)}") from None
     arr = np.asarray(arr)
     check_ndim(arr, name=str(path))
-    meta.update(path=str(path), format=fmt, dtype=str(arr.dtype), shape=tuple(arr.shape))
+    meta.update(path=str(path), format=fmt.name, dtype=str(arr.dtype), shape=tuple(arr.shape))
     return arr, meta
 
 
@@ -117,11 +115,9 @@ def write_image(path, mask, meta: dict | None = None) -> Path:
         is left at ``path`` on failure; an existing file there is untouched.
     """
     path = Path(path)
-    fmt = format_of(path, WRITE_SUFFIXES)
+    fmt = format_of(path, writable=True)
     if fmt is None:
-        raise SkelkitError(
-            f"cannot write {path}: unsupported output type (use one of {', '.join(sorted(WRITE_SUFFIXES))})"
-        )
+        raise SkelkitError(f"cannot write {path}: unsupported output type (use one of {', '.join(suffixes(writable=True))})")
     arr = np.asarray(mask)
     if np.issubdtype(arr.dtype, np.floating):
         check_ndim(arr, name="output")
@@ -130,7 +126,7 @@ def write_image(path, mask, meta: dict | None = None) -> Path:
         arr = as_binary(arr, name="output")
     with atomic_path(path) as tmp:
         try:
-            WRITERS[fmt](tmp, arr, meta)
+            fmt.write(tmp, arr, meta)
         except SkelkitError:
             raise
         except Exception as exc:

@@ -1,11 +1,13 @@
-"""Training losses: torch modules called as ``loss(input, target)``."""
+"""Training losses: torch modules called as ``loss(input, target)`` (MONAI's convention)."""
 
-from .cldice import ClDiceLoss, DiceClDiceLoss
+from .._compat import renamed_attribute
+from .cldice import ClDiceLoss, DiceClDiceLoss, skeletonizers
 from .segmentation import (
-    BCELoss,
-    DiceLoss,
-    FocalLoss,
-    JaccardLoss,
+    _OLD_NAMES,
+    BinaryCrossEntropyLoss,
+    BinaryFocalLoss,
+    SoftDiceLoss,
+    SoftJaccardLoss,
     WeightedBCELoss,
     WeightedFocalLoss,
     make_loss,
@@ -14,11 +16,16 @@ from .segmentation import (
 __all__ = [
     "ClDiceLoss",
     "DiceClDiceLoss",
-    "BCELoss",
-    "DiceLoss",
-    "FocalLoss",
-    "JaccardLoss",
+    "skeletonizers",
+    "BinaryCrossEntropyLoss",
+    "BinaryFocalLoss",
+    "SoftDiceLoss",
+    "SoftJaccardLoss",
     "WeightedBCELoss",
     "WeightedFocalLoss",
     "make_loss",
 ]
+
+
+def __getattr__(name):
+    return renamed_attribute(__name__, name, _OLD_NAMES)

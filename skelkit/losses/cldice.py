@@ -7,7 +7,8 @@ prediction; the loss is one minus their harmonic mean. A missing or broken
 branch lowers sensitivity; a spurious one lowers precision.
 
 The skeletons come from :func:`skelkit.skeletonize` (``method=`` the
-``skeletonizer`` argument), so the same loss runs with the differentiable soft
+``skeletonizer`` argument; any method of the method table whose tensor output
+carries a gradient), so the same loss runs with the differentiable soft
 skeleton of the paper, the learned Skelite thinner or exact thinning with a
 straight-through gradient.
 
@@ -28,12 +29,16 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from .._compat import renamed
+from .._methods import METHODS, get_method
 from ..api import skeletonize
 from ..errors import SkelkitError
-from .segmentation import DiceLoss
+from .reduction import check_reduction, reduce_loss
+from .segmentation import SoftDiceLoss
 
-SKELETONIZERS = ("soft", "skelite", "exact")
-_REDUCTIONS = ("mean", "sum", "none")
+def skeletonizers() -> list[str]:
+    """Methods usable inside the losses: those of the method table whose tensor output has a gradient."""
+    return [name for name, m in METHODS.items() if m.gradient != "none"]
 # Probabilities may overshoot [0, 1] by rounding (e.g. after mixed precision);
 # anything beyond this is taken for logits.
 _PROB_TOL = 1e-3
@@ -56,8 +61,9 @@ class ClDiceLoss(nn.Module):
 
     Parameters
     ----------
-    skeletonizer : {"soft", "skelite", "exact"}
-        How skeletons are computed (via :func:`skelkit.skeletonize`):
+    skeletonizer : str
+        How skeletons are computed (via :func:`skelkit.skeletonize`; any of
+        :func:`skeletonizers`), among them:
 
         - ``"soft"``: soft skeleton of [1]_ (iterated min/max pooling);
           differentiable everywhere, soft-valued.
@@ -68,12 +74,13 @@ class ClDiceLoss(nn.Module):
           straight-through gradient to the kept skeleton pixels only.
 
         Target skeletons are computed the same way without gradient; for
-        ``"exact"`` and ``"skelite"`` the target is binarised at 0.5 first and
-        its skeleton is hard {0, 1}.
-    iters : int
-        Iterations of the soft skeleton (covers structures up to about
-        ``2 * iters`` pixels wide). Not used by ``"skelite"`` (its own
-        iteration rule) or ``"exact"`` (runs to convergence).
+        skeletonizers with binary output (all but ``"soft"``) the target is
+        binarised at 0.5 first and its skeleton is hard {0, 1}.
+    num_iter : int, optional
+        The skeletonizer's iteration option (soft: erosion levels, covering
+        structures up to about ``2 * num_iter`` pixels wide); default the
+        method's own (soft 10, Skelite and exact: until done). Deprecated
+        name: ``iters``.
     smooth : float
         Additive smoothing ``s`` (> 0) in both ratios; keeps empty channels finite.
     sigmoid, softmax : bool
@@ -88,13 +95,12 @@ class ClDiceLoss(nn.Module):
     reduction : {"mean", "sum", "none"}
         Over batch items and channels; ``"none"`` returns shape (B, C).
     guard : bool
-        Skelite only: use its topology guard (deletions restricted to simple,
-        non-endpoint pixels).
+        Use the skeletonizer's topology guard (Skelite: deletions restricted
+        to simple, non-endpoint pixels); only for skeletonizers with a
+        ``guard`` option.
     skeletonizer_kwargs : dict, optional
-        Further keyword arguments for :func:`skelkit.skeletonize`, e.g.
-        ``{"weights": path}`` for Skelite or ``{"max_iter": n}`` for exact
-        thinning. Skelite runs its sparse path by default (``sparse=True``:
-        the same values and gradients as the dense one for less work).
+        Further options of the skeletonizer, checked against the method
+        table, e.g. ``{"weights": path}`` for Skelite.
 
     Notes
     -----
@@ -114,10 +120,11 @@ class ClDiceLoss(nn.Module):
     True
     """
 
+    @renamed(iters="num_iter")
     def __init__(
         self,
         skeletonizer: str = "soft",
-        iters: int = 10,
+        num_iter: int | None = None,
         smooth: float = 1.0,
         sigmoid: bool = False,
         softmax: bool = False,
@@ -127,42 +134,49 @@ class ClDiceLoss(nn.Module):
         skeletonizer_kwargs: dict | None = None,
     ):
         super().__init__()
-        if skeletonizer not in SKELETONIZERS:
-            raise SkelkitError(f"unknown skeletonizer {skeletonizer!r}; choose one of {', '.join(SKELETONIZERS)}")
-        if int(iters) != iters or iters < 1:
-            raise SkelkitError(f"iters must be a positive integer, got {iters!r}")
+        if skeletonizer not in skeletonizers():
+            raise SkelkitError(f"unknown skeletonizer {skeletonizer!r}; choose one of {', '.join(skeletonizers())}")
+        method = get_method(skeletonizer)
         if not smooth > 0:
             raise SkelkitError(f"smooth must be > 0 (it keeps empty channels finite), got {smooth!r}")
         if sigmoid and softmax:
             raise SkelkitError("pass at most one of sigmoid=True and softmax=True")
-        if reduction not in _REDUCTIONS:
-            raise SkelkitError(f"unknown reduction {reduction!r}; choose one of {', '.join(_REDUCTIONS)}")
-        if guard and skeletonizer != "skelite":
-            raise SkelkitError(f"guard=True applies to skeletonizer='skelite' only, not {skeletonizer!r}")
+        check_reduction(reduction)
+        if guard and "guard" not in method.option_names:
+            with_guard = [n for n in skeletonizers() if "guard" in get_method(n).option_names]
+            raise SkelkitError(f"guard=True applies to skeletonizer {' or '.join(map(repr, with_guard))}, not {skeletonizer!r}")
+        kwargs = dict(skeletonizer_kwargs or {})
+        iter_names = {method.iter_option, *method.option(method.iter_option).aliases} if method.iter_option else set()
+        reserved = ({"guard", "method"} | iter_names) & set(kwargs)
+        if reserved:
+            raise SkelkitError(f"pass {', '.join(sorted(map(str, reserved)))} as loss arguments, not in skeletonizer_kwargs")
+        if num_iter is not None:
+            if method.iter_option is None:
+                raise SkelkitError(f"skeletonizer {skeletonizer!r} has no iteration option; drop num_iter")
+            kwargs[method.iter_option] = num_iter
+        if guard:
+            kwargs["guard"] = True
+        method.bind(kwargs, "torch")  # unknown or bad options fail here, not in the first training step
         self.skeletonizer = skeletonizer
-        self.iters = int(iters)
+        self.num_iter = num_iter
         self.smooth = float(smooth)
         self.sigmoid = sigmoid
         self.softmax = softmax
         self.include_background = include_background
         self.reduction = reduction
         self.guard = guard
-        self.skeletonizer_kwargs = dict(skeletonizer_kwargs or {})
-        reserved = {"iters", "guard", "method"} & set(self.skeletonizer_kwargs)
-        if reserved:
-            raise SkelkitError(f"pass {', '.join(sorted(reserved))} as loss arguments, not in skeletonizer_kwargs")
+        self.skeletonizer_kwargs = kwargs
 
     def forward(self, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         prob, onehot = prepare(input, target, self.sigmoid, self.softmax, self.include_background)
         return reduce_loss(self._per_channel(prob, onehot), self.reduction)
 
     def _per_channel(self, prob, onehot):
-        return cldice_per_channel(prob, onehot, self.skeletonizer, iters=self.iters, smooth=self.smooth,
-                                  guard=self.guard, **self.skeletonizer_kwargs)
+        return cldice_per_channel(prob, onehot, self.skeletonizer, smooth=self.smooth, **self.skeletonizer_kwargs)
 
     def extra_repr(self) -> str:
         return (
-            f"skeletonizer={self.skeletonizer!r}, iters={self.iters}, smooth={self.smooth}, "
+            f"skeletonizer={self.skeletonizer!r}, num_iter={self.num_iter}, smooth={self.smooth}, "
             f"sigmoid={self.sigmoid}, softmax={self.softmax}, reduction={self.reduction!r}"
         )
 
@@ -180,7 +194,7 @@ class DiceClDiceLoss(ClDiceLoss):
     alpha : float in [0, 1]
         Weight of clDice (0: Dice only, 1: clDice only).
     **kwargs
-        As :class:`ClDiceLoss` (``skeletonizer``, ``iters``, ``smooth``,
+        As :class:`ClDiceLoss` (``skeletonizer``, ``num_iter``, ``smooth``,
         ``sigmoid``, ``softmax``, ``include_background``, ``reduction``, ``guard``).
     """
 
@@ -200,27 +214,28 @@ class DiceClDiceLoss(ClDiceLoss):
         return f"alpha={self.alpha}, " + super().extra_repr()
 
 
-def cldice_per_channel(prob, target, skeletonizer="soft", *, iters=10, smooth=1.0, guard=False, **kwargs):
+def cldice_per_channel(prob, target, skeletonizer="soft", *, smooth=1.0, **options):
     """clDice loss per batch item and channel.
 
     Parameters
     ----------
     prob : torch.Tensor, shape (B, C, H, W) or (B, C, D, H, W), float in [0, 1]
     target : torch.Tensor, same shape, float in [0, 1]
-    skeletonizer, iters, smooth, guard
+    skeletonizer, smooth
         As :class:`ClDiceLoss`.
-    **kwargs
-        Passed to :func:`skelkit.skeletonize` (``skeletonizer_kwargs``).
+    **options
+        The skeletonizer's options, passed to :func:`skelkit.skeletonize`.
 
     Returns
     -------
     loss : torch.Tensor, shape (B, C)
     """
-    skel_pred = skeletonize_channels(prob, skeletonizer, iters=iters, guard=guard, **kwargs)
+    soft = get_method(skeletonizer).soft_output
+    skel_pred = skeletonize_channels(prob, skeletonizer, **options)
     with torch.no_grad():
-        tgt = target if skeletonizer == "soft" else (target > 0.5).to(prob.dtype)
-        skel_true = skeletonize_channels(tgt, skeletonizer, iters=iters, guard=guard, **kwargs)
-        if skeletonizer != "soft":
+        tgt = target if soft else (target > 0.5).to(prob.dtype)
+        skel_true = skeletonize_channels(tgt, skeletonizer, **options)
+        if not soft:
             skel_true = (skel_true > 0.5).to(prob.dtype)
     dims = tuple(range(2, prob.ndim))
     tprec = ((skel_pred * target).sum(dims) + smooth) / (skel_pred.sum(dims) + smooth)
@@ -232,24 +247,18 @@ def dice_per_channel(prob, target, smooth=1.0):
     """Soft Dice loss per batch item and channel, shape (B, C); inputs as :func:`cldice_per_channel`."""
     b, c = prob.shape[:2]
     flat = (b * c, 1) + tuple(prob.shape[2:])
-    dice = DiceLoss(smooth, logits=False, reduction="none")  # per sample; channels folded into the batch
+    dice = SoftDiceLoss(smooth, reduction="none")  # per sample; channels folded into the batch
     return dice(prob.reshape(flat), target.reshape(flat)).reshape(b, c)
 
 
-def skeletonize_channels(x, skeletonizer, *, iters=10, guard=False, **kwargs):
+def skeletonize_channels(x, skeletonizer, **options):
     """Skeleton of every channel of ``x`` (B, C, ...) with :func:`skelkit.skeletonize`.
 
     Channels are folded into the batch, since the methods take (B, 1, ...).
     """
-    if skeletonizer == "soft":
-        kwargs.setdefault("iters", iters)
-    if skeletonizer == "skelite":
-        kwargs.setdefault("sparse", True)  # identical values and gradients to the dense path, less work
-    if guard:
-        kwargs["guard"] = True
     b, c = x.shape[:2]
     flat = x.reshape(b * c, 1, *x.shape[2:])
-    return skeletonize(flat, method=skeletonizer, **kwargs).reshape(x.shape)
+    return skeletonize(flat, method=skeletonizer, **options).reshape(x.shape)
 
 
 def prepare(input, target, sigmoid=False, softmax=False, include_background=True):
@@ -324,12 +333,3 @@ def _target_like(target, input):
         )
     onehot = F.one_hot(idx[:, 0], n_ch)  # (B, ..., C)
     return onehot.movedim(-1, 1).to(input.dtype)
-
-
-def reduce_loss(values: torch.Tensor, reduction: str) -> torch.Tensor:
-    """Apply ``"mean"``, ``"sum"`` or ``"none"`` to a (B, C) loss tensor."""
-    if reduction == "mean":
-        return values.mean()
-    if reduction == "sum":
-        return values.sum()
-    return values

@@ -2,9 +2,11 @@
 
 Every loss is a small ``nn.Module`` called MONAI-style as ``loss(input, target)``
 with ``input`` and ``target`` of the same shape, e.g. (B, 1, H, W). Whether
-``input`` holds logits or probabilities is an explicit constructor argument
-(``logits=True`` applies the sigmoid inside the loss, in a numerically stable
-way). Targets are in [0, 1].
+``input`` holds logits or probabilities is an explicit constructor argument,
+named as in MONAI (``sigmoid=True`` applies the sigmoid inside the loss, in a
+numerically stable way); ``reduction`` is ``"mean"``, ``"sum"`` or ``"none"``.
+Targets are in [0, 1]. Names differ from MONAI's and torch's ``DiceLoss``,
+``FocalLoss`` and ``BCELoss``, whose arguments and conventions differ.
 
 The cross-entropy family shares one formula, the weighted focal loss of
 Panichev & Voloshyna [1]_::
@@ -13,6 +15,7 @@ Panichev & Voloshyna [1]_::
 
 BCE is ``w_pos = w_neg = 1, gamma = 0``; weighted BCE is ``gamma = 0``; the
 focal loss of Lin et al. [2]_ is ``w_pos = alpha, w_neg = 1 - alpha``.
+(Old names, deprecated: ``FocalLoss``, ``BCELoss``, ``DiceLoss``, ``JaccardLoss``.)
 
 References
 ----------
@@ -28,30 +31,27 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .._compat import renamed, renamed_attribute
 from ..errors import SkelkitError
+from .reduction import check_reduction, reduce_loss
 
 _EPS = 1e-7
-_REDUCTIONS = ("mean", "sum", "none")
+_OLD_NAMES = {"FocalLoss": "BinaryFocalLoss", "BCELoss": "BinaryCrossEntropyLoss", "DiceLoss": "SoftDiceLoss",
+              "JaccardLoss": "SoftJaccardLoss"}
 
 
-def _check(input: torch.Tensor, target: torch.Tensor, reduction: str) -> None:
+def __getattr__(name):
+    return renamed_attribute(__name__, name, _OLD_NAMES)
+
+
+def _check(input: torch.Tensor, target: torch.Tensor) -> None:
     if input.shape != target.shape:
         raise SkelkitError(f"loss input shape {tuple(input.shape)} != target shape {tuple(target.shape)}")
-    if reduction not in _REDUCTIONS:
-        raise SkelkitError(f"reduction must be one of {_REDUCTIONS}, got {reduction!r}")
 
 
-def _reduce(x: torch.Tensor, reduction: str) -> torch.Tensor:
-    if reduction == "mean":
-        return x.mean()
-    if reduction == "sum":
-        return x.sum()
-    return x
-
-
-def _log_probs(input: torch.Tensor, logits: bool):
+def _log_probs(input: torch.Tensor, sigmoid: bool):
     """Return ``(p, log p, log(1 - p))``; exact log-sigmoids for logits, clamped logs otherwise."""
-    if logits:
+    if sigmoid:
         return torch.sigmoid(input), F.logsigmoid(input), F.logsigmoid(-input)
     p = input.clamp(_EPS, 1 - _EPS)
     return input, torch.log(p), torch.log1p(-p)
@@ -67,8 +67,9 @@ class WeightedFocalLoss(nn.Module):
         the published 50 and 0.75.
     gamma : float
         Focusing exponent; 0 gives weighted binary cross-entropy.
-    logits : bool
-        ``True`` if ``input`` holds logits, ``False`` for probabilities in [0, 1].
+    sigmoid : bool
+        ``True`` if ``input`` holds logits (the sigmoid is applied inside),
+        ``False`` for probabilities in [0, 1]. Deprecated name: ``logits``.
     reduction : {"mean", "sum", "none"}
 
     Notes
@@ -77,70 +78,75 @@ class WeightedFocalLoss(nn.Module):
     a scalar (or the per-pixel map for ``reduction="none"``).
     """
 
+    @renamed(logits="sigmoid")
     def __init__(self, w_pos: float = 50.0, w_neg: float = 0.75, gamma: float = 2.0, *,
-                 logits: bool = False, reduction: str = "mean"):
+                 sigmoid: bool = False, reduction: str = "mean"):
         super().__init__()
         self.w_pos, self.w_neg, self.gamma = float(w_pos), float(w_neg), float(gamma)
-        self.logits, self.reduction = bool(logits), reduction
+        self.sigmoid, self.reduction = bool(sigmoid), check_reduction(reduction)
 
     def forward(self, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        _check(input, target, self.reduction)
-        p, log_p, log_q = _log_probs(input, self.logits)
+        _check(input, target)
+        p, log_p, log_q = _log_probs(input, self.sigmoid)
         t = target.to(p.dtype)
         pos = self.w_pos * t * log_p
         neg = self.w_neg * (1 - t) * log_q
         if self.gamma:
             pos = pos * (1 - p).pow(self.gamma)
             neg = neg * p.pow(self.gamma)
-        return _reduce(-(pos + neg), self.reduction)
+        return reduce_loss(-(pos + neg), self.reduction)
 
 
-class FocalLoss(WeightedFocalLoss):
+class BinaryFocalLoss(WeightedFocalLoss):
     """Focal loss of Lin et al. [2]_: ``alpha`` weights positives, ``1 - alpha`` negatives."""
 
-    def __init__(self, alpha: float = 0.25, gamma: float = 2.0, *, logits: bool = False, reduction: str = "mean"):
-        super().__init__(alpha, 1.0 - alpha, gamma, logits=logits, reduction=reduction)
+    @renamed(logits="sigmoid")
+    def __init__(self, alpha: float = 0.25, gamma: float = 2.0, *, sigmoid: bool = False, reduction: str = "mean"):
+        super().__init__(alpha, 1.0 - alpha, gamma, sigmoid=sigmoid, reduction=reduction)
 
 
 class WeightedBCELoss(WeightedFocalLoss):
     """Class-weighted binary cross-entropy (weighted focal loss with ``gamma = 0``)."""
 
-    def __init__(self, w_pos: float = 50.0, w_neg: float = 0.75, *, logits: bool = False, reduction: str = "mean"):
-        super().__init__(w_pos, w_neg, 0.0, logits=logits, reduction=reduction)
+    @renamed(logits="sigmoid")
+    def __init__(self, w_pos: float = 50.0, w_neg: float = 0.75, *, sigmoid: bool = False, reduction: str = "mean"):
+        super().__init__(w_pos, w_neg, 0.0, sigmoid=sigmoid, reduction=reduction)
 
 
-class BCELoss(WeightedFocalLoss):
+class BinaryCrossEntropyLoss(WeightedFocalLoss):
     """Plain binary cross-entropy."""
 
-    def __init__(self, *, logits: bool = False, reduction: str = "mean"):
-        super().__init__(1.0, 1.0, 0.0, logits=logits, reduction=reduction)
+    @renamed(logits="sigmoid")
+    def __init__(self, *, sigmoid: bool = False, reduction: str = "mean"):
+        super().__init__(1.0, 1.0, 0.0, sigmoid=sigmoid, reduction=reduction)
 
 
 class _OverlapLoss(nn.Module):
     """Base of the soft Dice and Jaccard losses: per-sample overlap over all non-batch axes."""
 
-    def __init__(self, smooth: float = 1.0, *, logits: bool = False, reduction: str = "mean"):
+    @renamed(logits="sigmoid")
+    def __init__(self, smooth: float = 1.0, *, sigmoid: bool = False, reduction: str = "mean"):
         super().__init__()
-        self.smooth, self.logits, self.reduction = float(smooth), bool(logits), reduction
+        self.smooth, self.sigmoid, self.reduction = float(smooth), bool(sigmoid), check_reduction(reduction)
 
     def forward(self, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        _check(input, target, self.reduction)
-        p = torch.sigmoid(input) if self.logits else input
+        _check(input, target)
+        p = torch.sigmoid(input) if self.sigmoid else input
         t = target.to(p.dtype)
         axes = tuple(range(1, p.ndim))
         inter = (p * t).sum(axes)
         total = p.sum(axes) + t.sum(axes)
-        return _reduce(1 - self._score(inter, total), self.reduction)
+        return reduce_loss(1 - self._score(inter, total), self.reduction)
 
 
-class DiceLoss(_OverlapLoss):
+class SoftDiceLoss(_OverlapLoss):
     """Soft Dice loss [3]_, ``1 - (2 |P T| + s) / (|P| + |T| + s)`` per sample.
 
     Parameters
     ----------
     smooth : float
         Added to numerator and denominator; keeps empty targets finite.
-    logits : bool
+    sigmoid : bool
         ``True`` if ``input`` holds logits, ``False`` for probabilities.
     reduction : {"mean", "sum", "none"}
         Over the batch; ``"none"`` returns shape (B,).
@@ -150,10 +156,10 @@ class DiceLoss(_OverlapLoss):
         return (2 * inter + self.smooth) / (total + self.smooth)
 
 
-class JaccardLoss(_OverlapLoss):
+class SoftJaccardLoss(_OverlapLoss):
     """Soft Jaccard (IoU) loss, ``1 - (|P T| + s) / (|P| + |T| - |P T| + s)`` per sample.
 
-    Parameters are those of :class:`DiceLoss`.
+    Parameters are those of :class:`SoftDiceLoss`.
     """
 
     def _score(self, inter, total):
@@ -162,16 +168,17 @@ class JaccardLoss(_OverlapLoss):
 
 SEGMENTATION_LOSSES = {
     "wfocal": WeightedFocalLoss,
-    "focal": FocalLoss,
+    "focal": BinaryFocalLoss,
     "wbce": WeightedBCELoss,
-    "bce": BCELoss,
-    "dice": DiceLoss,
-    "jaccard": JaccardLoss,
+    "bce": BinaryCrossEntropyLoss,
+    "dice": SoftDiceLoss,
+    "jaccard": SoftJaccardLoss,
 }
 
 
-def make_loss(name: str, *, logits: bool = False, **kwargs) -> nn.Module:
+@renamed(logits="sigmoid")
+def make_loss(name: str, *, sigmoid: bool = False, **kwargs) -> nn.Module:
     """Build a segmentation loss by short name (``wfocal``, ``focal``, ``wbce``, ``bce``, ``dice``, ``jaccard``)."""
     if name not in SEGMENTATION_LOSSES:
         raise SkelkitError(f"unknown loss {name!r}; choose one of {', '.join(SEGMENTATION_LOSSES)}")
-    return SEGMENTATION_LOSSES[name](logits=logits, **kwargs)
+    return SEGMENTATION_LOSSES[name](sigmoid=sigmoid, **kwargs)

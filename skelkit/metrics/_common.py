@@ -8,7 +8,7 @@ from ..errors import SkelkitError
 from ..validate import as_binary
 
 
-def binary_pair(a, b, names=("pred", "gt")) -> tuple[np.ndarray, np.ndarray]:
+def binary_pair(a, b, names=("pred", "ref")) -> tuple[np.ndarray, np.ndarray]:
     """Both inputs as bool arrays of the same 2D/3D shape, or a SkelkitError."""
     a = as_binary(a, name=names[0])
     b = as_binary(b, name=names[1])

@@ -12,6 +12,7 @@ import numpy as np
 from scipy import ndimage
 
 from ..errors import SkelkitError
+from .._compat import renamed
 from ._common import binary_pair
 
 
@@ -26,29 +27,30 @@ def _spacing(spacing, ndim: int) -> tuple[float, ...]:
     return tuple(float(s) for s in sp)
 
 
-def directed_distances(a, b, spacing=None) -> np.ndarray:
-    """Distance from every foreground point of ``a`` to the nearest foreground point of ``b``.
+@renamed(a="pred", b="ref")
+def directed_distances(pred, ref, spacing=None) -> np.ndarray:
+    """Distance from every foreground point of ``pred`` to the nearest foreground point of ``ref``.
 
     Parameters
     ----------
-    a, b : array_like of bool, shape (H, W) or (D, H, W)
+    pred, ref : array_like of bool, shape (H, W) or (D, H, W)
     spacing : float or sequence of float, optional
         Physical size of a pixel along each axis (array axis order).
 
     Returns
     -------
-    d : ndarray of float64, shape (count of a,)
-        ``inf`` everywhere when ``b`` is empty.
+    d : ndarray of float64, shape (count of pred,)
+        ``inf`` everywhere when ``ref`` is empty.
     """
-    a, b = binary_pair(a, b, names=("a", "b"))
-    sp = _spacing(spacing, a.ndim)
-    if not b.any():
-        return np.full(np.count_nonzero(a), np.inf)
-    return ndimage.distance_transform_edt(~b, sampling=sp)[a]
+    pred, ref = binary_pair(pred, ref)
+    sp = _spacing(spacing, pred.ndim)
+    if not ref.any():
+        return np.full(np.count_nonzero(pred), np.inf)
+    return ndimage.distance_transform_edt(~ref, sampling=sp)[pred]
 
 
-def _both(a, b, spacing):
-    da, db = directed_distances(a, b, spacing), directed_distances(b, a, spacing)
+def _both(pred, ref, spacing):
+    da, db = directed_distances(pred, ref, spacing), directed_distances(ref, pred, spacing)
     if da.size == 0 and db.size == 0:
         return None
     if da.size == 0 or db.size == 0:
@@ -56,28 +58,30 @@ def _both(a, b, spacing):
     return da, db
 
 
-def hausdorff(a, b, spacing=None) -> float:
-    """Symmetric Hausdorff distance between the foreground pixels of ``a`` and ``b``.
+@renamed(a="pred", b="ref")
+def hausdorff(pred, ref, spacing=None) -> float:
+    """Symmetric Hausdorff distance between the foreground pixels of ``pred`` and ``ref``.
 
     Parameters
     ----------
-    a, b : array_like of bool, shape (H, W) or (D, H, W)
+    pred, ref : array_like of bool, shape (H, W) or (D, H, W)
     spacing : float or sequence of float, optional
         Pixel size per axis (e.g. ``(dz, dy, dx)``); default 1.
 
     Returns
     -------
     hd : float
-        ``max(max_a d(a, b), max_b d(b, a))`` in spacing units; 0 if both are
-        empty, ``inf`` if exactly one is.
+        ``max(max_p d(p, ref), max_r d(r, pred))`` in spacing units; 0 if both
+        are empty, ``inf`` if exactly one is.
     """
-    d = _both(a, b, spacing)
+    d = _both(pred, ref, spacing)
     if d is None or np.isscalar(d):
         return 0.0 if d is None else float(d)
     return float(max(d[0].max(), d[1].max()))
 
 
-def hd95(a, b, spacing=None) -> float:
+@renamed(a="pred", b="ref")
+def hd95(pred, ref, spacing=None) -> float:
     """95th-percentile Hausdorff distance: the larger of the two directed 95th percentiles.
 
     Less sensitive to a few outliers than :func:`hausdorff` and never larger.
@@ -87,7 +91,7 @@ def hd95(a, b, spacing=None) -> float:
     -------
     hd95 : float
     """
-    d = _both(a, b, spacing)
+    d = _both(pred, ref, spacing)
     if d is None or np.isscalar(d):
         return 0.0 if d is None else float(d)
     return float(max(np.percentile(d[0], 95), np.percentile(d[1], 95)))

@@ -11,6 +11,7 @@ import numpy as np
 from scipy import ndimage
 
 from ..errors import SkelkitError
+from .._compat import renamed
 from ._common import binary_pair, harmonic, safe_ratio
 
 
@@ -21,17 +22,18 @@ def _near(target: np.ndarray, tolerance: float) -> np.ndarray:
     return ndimage.distance_transform_edt(~target) <= tolerance
 
 
-def _counts(pred, gt, tolerance) -> tuple[int, int, int, int]:
+def _counts(pred, ref, tolerance) -> tuple[int, int, int, int]:
     """(matched predicted, all predicted, matched reference, all reference) pixels."""
-    if tolerance < 0:
-        raise SkelkitError(f"tolerance must be >= 0, got {tolerance}")
-    pred, gt = binary_pair(pred, gt)
-    tp_p = int(np.count_nonzero(pred & _near(gt, tolerance)))
-    tp_r = int(np.count_nonzero(gt & _near(pred, tolerance)))
-    return tp_p, int(pred.sum()), tp_r, int(gt.sum())
+    if not tolerance >= 0:
+        raise SkelkitError(f"tolerance must be a number >= 0, got {tolerance}")
+    pred, ref = binary_pair(pred, ref)
+    tp_p = int(np.count_nonzero(pred & _near(ref, tolerance)))
+    tp_r = int(np.count_nonzero(ref & _near(pred, tolerance)))
+    return tp_p, int(pred.sum()), tp_r, int(ref.sum())
 
 
-def precision_recall_f1(pred, gt, tolerance: float = 0) -> tuple[float, float, float]:
+@renamed(gt="ref")
+def precision_recall_f1(pred, ref, tolerance: float = 0) -> tuple[float, float, float]:
     """Pixel precision, recall and F1 of a predicted skeleton, with distance tolerance.
 
     A predicted pixel is a true positive if a reference pixel lies within
@@ -42,7 +44,7 @@ def precision_recall_f1(pred, gt, tolerance: float = 0) -> tuple[float, float, f
 
     Parameters
     ----------
-    pred, gt : array_like of bool, shape (H, W) or (D, H, W)
+    pred, ref : array_like of bool, shape (H, W) or (D, H, W)
         Predicted and reference skeletons (same shape).
     tolerance : float, optional
         Matching radius in pixels (>= 0).
@@ -55,20 +57,21 @@ def precision_recall_f1(pred, gt, tolerance: float = 0) -> tuple[float, float, f
 
     Notes
     -----
-    Swapping ``pred`` and ``gt`` swaps precision and recall and keeps F1.
+    Swapping ``pred`` and ``ref`` swaps precision and recall and keeps F1.
     Increasing ``tolerance`` never lowers any of the three.
     """
-    tp_p, n_p, tp_r, n_g = _counts(pred, gt, tolerance)
+    tp_p, n_p, tp_r, n_g = _counts(pred, ref, tolerance)
     p, r = safe_ratio(tp_p, n_p), safe_ratio(tp_r, n_g)
     return p, r, harmonic(p, r)
 
 
-def pooled_f1(preds, gts, tolerance: float = 0) -> float:
+@renamed(gts="refs")
+def pooled_f1(preds, refs, tolerance: float = 0) -> float:
     """F1 with pixel counts pooled over a set of images (micro average).
 
     Parameters
     ----------
-    preds, gts : sequence of array_like of bool
+    preds, refs : sequence of array_like of bool
         Paired predicted and reference skeletons; each pair has one shape.
     tolerance : float, optional
         Matching radius in pixels, as in :func:`precision_recall_f1`.
@@ -76,24 +79,25 @@ def pooled_f1(preds, gts, tolerance: float = 0) -> float:
     Returns
     -------
     f1 : float
-        ``harmonic(sum matched pred / sum pred, sum matched gt / sum gt)``.
+        ``harmonic(sum matched pred / sum pred, sum matched ref / sum ref)``.
     """
-    preds, gts = list(preds), list(gts)
-    if len(preds) != len(gts):
-        raise SkelkitError(f"got {len(preds)} predictions but {len(gts)} references")
+    preds, refs = list(preds), list(refs)
+    if len(preds) != len(refs):
+        raise SkelkitError(f"got {len(preds)} predictions but {len(refs)} references")
     totals = np.zeros(4, dtype=np.int64)
-    for p, g in zip(preds, gts):
+    for p, g in zip(preds, refs):
         totals += _counts(p, g, tolerance)
     tp_p, n_p, tp_r, n_g = totals
     return harmonic(safe_ratio(tp_p, n_p), safe_ratio(tp_r, n_g))
 
 
-def skelneton_score(preds, gts) -> float:
+@renamed(gts="refs")
+def skelneton_score(preds, refs) -> float:
     """Mean per-image exact-pixel F1, the SkelNetOn 2019 challenge score [1]_.
 
     Parameters
     ----------
-    preds, gts : sequence of array_like of bool, each (H, W)
+    preds, refs : sequence of array_like of bool, each (H, W)
         Paired predicted and reference skeletons.
 
     Returns
@@ -107,43 +111,45 @@ def skelneton_score(preds, gts) -> float:
     .. [1] Demir, I., et al. "SkelNetOn 2019: Dataset and Challenge on Deep
        Learning for Geometric Shape Understanding", CVPR Workshops 2019.
     """
-    preds, gts = list(preds), list(gts)
-    if len(preds) != len(gts):
-        raise SkelkitError(f"got {len(preds)} predictions but {len(gts)} references")
+    preds, refs = list(preds), list(refs)
+    if len(preds) != len(refs):
+        raise SkelkitError(f"got {len(preds)} predictions but {len(refs)} references")
     if not preds:
         raise SkelkitError("skelneton_score needs at least one image pair")
-    return float(np.mean([precision_recall_f1(p, g)[2] for p, g in zip(preds, gts)]))
+    return float(np.mean([precision_recall_f1(p, g)[2] for p, g in zip(preds, refs)]))
 
 
-def dice(a, b) -> float:
-    """Dice coefficient ``2 |a & b| / (|a| + |b|)`` of two masks; 1 when both are empty.
+@renamed(a="pred", b="ref")
+def dice(pred, ref) -> float:
+    """Dice coefficient ``2 |pred & ref| / (|pred| + |ref|)`` of two masks; 1 when both are empty.
 
     Parameters
     ----------
-    a, b : array_like of bool, shape (H, W) or (D, H, W)
+    pred, ref : array_like of bool, shape (H, W) or (D, H, W)
 
     Returns
     -------
     dice : float in [0, 1]
     """
-    a, b = binary_pair(a, b, names=("a", "b"))
-    return safe_ratio(2 * np.count_nonzero(a & b), np.count_nonzero(a) + np.count_nonzero(b))
+    pred, ref = binary_pair(pred, ref)
+    return safe_ratio(2 * np.count_nonzero(pred & ref), np.count_nonzero(pred) + np.count_nonzero(ref))
 
 
-def cldice(pred_mask, gt_mask, pred_skel=None, gt_skel=None) -> tuple[float, float, float]:
+@renamed(pred_mask="pred", gt_mask="ref", gt_skel="ref_skel")
+def cldice(pred, ref, pred_skel=None, ref_skel=None) -> tuple[float, float, float]:
     """Centreline Dice of two segmentations, on hard skeletons [1]_.
 
-    ``Tprec = |S_pred & V_gt| / |S_pred|`` (how much of the predicted
-    skeleton lies inside the reference mask), ``Tsens = |S_gt & V_pred| /
-    |S_gt|``, and clDice is their harmonic mean.
+    ``Tprec = |S_pred & V_ref| / |S_pred|`` (how much of the predicted
+    skeleton lies inside the reference mask), ``Tsens = |S_ref & V_pred| /
+    |S_ref|``, and clDice is their harmonic mean.
 
     Parameters
     ----------
-    pred_mask, gt_mask : array_like of bool, shape (H, W) or (D, H, W)
+    pred, ref : array_like of bool, shape (H, W) or (D, H, W)
         Predicted and reference segmentations.
-    pred_skel, gt_skel : array_like of bool, optional
-        Their skeletons; computed with ``skelkit.skeletonize(mask,
-        method="exact")`` when not given.
+    pred_skel, ref_skel : array_like of bool, optional
+        Their skeletons; exact thinning (:func:`skelkit.core.thinning.thin`)
+        when not given.
 
     Returns
     -------
@@ -156,13 +162,13 @@ def cldice(pred_mask, gt_mask, pred_skel=None, gt_skel=None) -> tuple[float, flo
        Topology-Preserving Loss Function for Tubular Structure Segmentation",
        CVPR 2021.
     """
-    from ..api import skeletonize
+    from ..core.thinning import thin
 
-    vp, vg = binary_pair(pred_mask, gt_mask, names=("pred_mask", "gt_mask"))
-    sp = skeletonize(vp, method="exact") if pred_skel is None else pred_skel
-    sg = skeletonize(vg, method="exact") if gt_skel is None else gt_skel
-    sp, _ = binary_pair(sp, vp, names=("pred_skel", "pred_mask"))
-    sg, _ = binary_pair(sg, vg, names=("gt_skel", "gt_mask"))
+    vp, vg = binary_pair(pred, ref)
+    sp = thin(vp) if pred_skel is None else pred_skel
+    sg = thin(vg) if ref_skel is None else ref_skel
+    sp, _ = binary_pair(sp, vp, names=("pred_skel", "pred"))
+    sg, _ = binary_pair(sg, vg, names=("ref_skel", "ref"))
     tprec = safe_ratio(np.count_nonzero(sp & vg), np.count_nonzero(sp))
     tsens = safe_ratio(np.count_nonzero(sg & vp), np.count_nonzero(sg))
     return harmonic(tprec, tsens), tprec, tsens

@@ -12,6 +12,7 @@ from scipy import ndimage
 from skimage.measure import euler_number
 
 from ..validate import as_binary
+from .._compat import renamed
 from ._common import binary_pair
 
 _FULL = {2: np.ones((3, 3), bool), 3: np.ones((3, 3, 3), bool)}
@@ -47,20 +48,21 @@ def betti_errors(pred, ref) -> tuple[int, ...]:
     return tuple(abs(a - b) for a, b in zip(betti_numbers(pred), betti_numbers(ref)))
 
 
-def split_gaps(output, reference) -> np.ndarray:
-    """Pixels of ``reference`` missing from ``output`` that join pieces of ``output``.
+@renamed(output="pred", reference="ref")
+def split_gaps(pred, ref) -> np.ndarray:
+    """Pixels of ``ref`` missing from ``pred`` that join pieces of ``pred``.
 
-    The missing pixels ``reference & ~output`` form connected pieces; a piece
-    that touches two or more components of ``output`` is a gap where
-    ``output`` split something ``reference`` holds together. Putting such a
+    The missing pixels ``ref & ~pred`` form connected pieces; a piece
+    that touches two or more components of ``pred`` is a gap where
+    ``pred`` split something ``ref`` holds together. Putting such a
     piece back merges those components. This locates the ``b0`` errors of a
     skeleton against a reference skeleton (e.g. a learned skeleton against
     its teacher's).
 
     Parameters
     ----------
-    output : array_like of bool, shape (H, W) or (D, H, W)
-    reference : array_like of bool, same shape
+    pred : array_like of bool, shape (H, W) or (D, H, W)
+    ref : array_like of bool, same shape
 
     Returns
     -------
@@ -68,34 +70,36 @@ def split_gaps(output, reference) -> np.ndarray:
         The union of those pieces. Adjacency is 8- (2D) or 26- (3D)
         connectivity.
     """
-    output, reference = binary_pair(output, reference, names=("output", "reference"))
-    return _split_gaps(output, reference, *_label(output))
+    pred, ref = binary_pair(pred, ref)
+    return _split_gaps(pred, ref, *_label(pred))
 
 
-def stray_components(output, reference) -> np.ndarray:
-    """Components of ``output`` that hold no pixel of ``reference``.
+@renamed(output="pred", reference="ref")
+def stray_components(pred, ref) -> np.ndarray:
+    """Components of ``pred`` that hold no pixel of ``ref``.
 
     Pieces a skeleton keeps where the reference skeleton has nothing: each
     adds a ``b0`` error that no gap explains (see :func:`split_gaps`).
 
     Parameters
     ----------
-    output, reference : array_like of bool, shape (H, W) or (D, H, W)
+    pred, ref : array_like of bool, shape (H, W) or (D, H, W)
 
     Returns
     -------
     stray : ndarray of bool, same shape
         The union of those components (8- / 26-connectivity).
     """
-    output, reference = binary_pair(output, reference, names=("output", "reference"))
-    return _stray_components(reference, *_label(output))
+    pred, ref = binary_pair(pred, ref)
+    return _stray_components(ref, *_label(pred))
 
 
-def component_errors(output, reference) -> tuple[np.ndarray, np.ndarray]:
-    """``(split_gaps(output, reference), stray_components(output, reference))``, labelling ``output`` once."""
-    output, reference = binary_pair(output, reference, names=("output", "reference"))
-    labels, n = _label(output)
-    return _split_gaps(output, reference, labels, n), _stray_components(reference, labels, n)
+@renamed(output="pred", reference="ref")
+def component_errors(pred, ref) -> tuple[np.ndarray, np.ndarray]:
+    """``(split_gaps(pred, ref), stray_components(pred, ref))``, labelling ``pred`` once."""
+    pred, ref = binary_pair(pred, ref)
+    labels, n = _label(pred)
+    return _split_gaps(pred, ref, labels, n), _stray_components(ref, labels, n)
 
 
 def _label(output: np.ndarray) -> tuple[np.ndarray, int]:

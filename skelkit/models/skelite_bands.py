@@ -1,6 +1,6 @@
 """Skelite inference whose work follows the band, not the image.
 
-The training-time loop (:meth:`skelkit.models.skelite.Skelite.forward`) erodes
+The training-time loop (:meth:`skelkit.models.skelite_net.Skelite.forward`) erodes
 the whole image twice per iteration and builds whole-image index maps, so a
 large image with wide structures costs (pixels x iterations). Without
 gradients the same binary result is computed here in time about proportional
@@ -26,51 +26,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..core.simple import subfield_ids
-from .skelite import _N_CONV, Skelite, _check_border, _max_iters, conv_rows, crop_border, guard_delete, pad_border
-
-
-def city_block_depth(x: torch.Tensor) -> torch.Tensor:
-    """City-block distance of each foreground pixel to the nearest in-image background pixel.
-
-    Parameters
-    ----------
-    x : torch.Tensor of bool, shape (B, 1, *spatial)
-
-    Returns
-    -------
-    depth : torch.Tensor of int64, shape (B, *spatial)
-        0 on the background; a number larger than any iteration needs where
-        an item has no background at all (nothing erodes).
-    """
-    none = int(sum(x.shape[2:])) + 2
-    if x.device.type == "cpu":
-        from scipy import ndimage
-
-        out = []
-        for m in x[:, 0].numpy():
-            d = ndimage.distance_transform_cdt(m, metric="taxicab") if not m.all() else np.full(m.shape, none)
-            out.append(torch.from_numpy(np.asarray(d, np.int64)))
-        return torch.stack(out)
-    return depth_by_erosion(x)
-
-
-def depth_by_erosion(x: torch.Tensor) -> torch.Tensor:
-    """:func:`city_block_depth` by counting the erosions each pixel survives (for accelerators)."""
-    from ..core.morphology import erode_cross
-
-    none = int(sum(x.shape[2:])) + 2
-    level, depth = x.to(torch.float32), torch.zeros(x.shape, dtype=torch.int64, device=x.device)
-    for _ in range(none):
-        if not bool(level.any()):
-            break
-        depth += level.to(torch.int64)
-        nxt = erode_cross(level)
-        if torch.equal(nxt, level):  # no background: never empties
-            depth[level > 0] = none
-            break
-        level = nxt
-    return depth[:, 0]
+from ..core.depth import city_block_depth_torch
+from ..core.geometry import crop_border, pad_border
+from ..core.neighbours import subfield_ids
+from ..core.sweep_torch import sweep_delete
+from .skelite_net import GUARD_SWEEPS, N_CONV, Skelite, check_border, conv_rows, max_iters
 
 
 class _Lookup:
@@ -104,19 +64,19 @@ _SLAB = {2: 1 << 16, 3: 1 << 13}
 def _logits(g, band, k, depth, alive, offs, inside, lookup, dtype) -> torch.Tensor:
     """Logits of ``g`` at the flat positions ``band`` in iteration ``k``."""
     need = [band]
-    for _ in range(_N_CONV):
+    for _ in range(N_CONV):
         need.append(lookup.dilate(need[-1], offs, inside))
     need = need[::-1]  # need[0]: input positions, need[l]: where layer l is evaluated
     d0 = depth[need[0]]
     feats = torch.stack([(d0 > 2 * k) & (d0 <= 2 * k + 2), d0 > 2 * k, alive[need[0]] > 0], 1).to(dtype)
     feats = torch.cat([feats, feats.new_zeros(1, 3)])
     for i, conv in enumerate(g.convs):
-        feats = conv_rows(conv, feats, lookup.rows(need[i + 1], need[i], offs), relu=i < _N_CONV - 1)
+        feats = conv_rows(conv, feats, lookup.rows(need[i + 1], need[i], offs), relu=i < N_CONV - 1)
     return feats[:-1, 0]
 
 
 @torch.no_grad()
-def skeletonize_bands(model: Skelite, x: torch.Tensor, iters: int | None = None, guard: bool = False,
+def skeletonize_bands(model: Skelite, x: torch.Tensor, num_iter: int | None = None, guard: bool = False,
                       border: str = "background") -> torch.Tensor:
     """Hard Skelite skeleton of a batch, computed band by band (no gradients).
 
@@ -124,7 +84,7 @@ def skeletonize_bands(model: Skelite, x: torch.Tensor, iters: int | None = None,
     ----------
     model : Skelite
     x : torch.Tensor of bool, shape (B, 1, *spatial)
-    iters : int, optional
+    num_iter : int, optional
         As in :meth:`Skelite.forward`.
     guard : bool
         As in :meth:`Skelite.forward`.
@@ -135,16 +95,16 @@ def skeletonize_bands(model: Skelite, x: torch.Tensor, iters: int | None = None,
     -------
     skeleton : torch.Tensor of bool, same shape as ``x``
     """
-    _check_border(border)
+    check_border(border)
     if border == "background":
-        return crop_border(skeletonize_bands(model, pad_border(x), iters, guard, border="continue"))
+        return crop_border(skeletonize_bands(model, pad_border(x), num_iter, guard, border="continue"))
     dev, b, spatial = x.device, x.shape[0], tuple(x.shape[2:])
     nd = len(spatial)
     padded = (b,) + tuple(n + 2 for n in spatial)
     strides = [int(np.prod(padded[a + 1 :])) for a in range(1, nd + 1)]
     offs = torch.tensor([int(np.dot(o, strides)) for o in itertools.product((-1, 0, 1), repeat=nd)], device=dev)
     pad = (1, 1) * nd
-    depth = F.pad(city_block_depth(x), pad).reshape(-1)  # margin: depth 0, reads as background
+    depth = F.pad(city_block_depth_torch(x), pad).reshape(-1)  # margin: depth 0, reads as background
     alive = F.pad(x[:, 0].to(torch.uint8), pad).reshape(-1)
     inside = F.pad(torch.ones((b,) + spatial, dtype=torch.bool, device=dev), pad).reshape(-1)
     sub = F.pad(torch.from_numpy(subfield_ids(spatial)).to(dev).expand((b,) + spatial), pad).reshape(-1)
@@ -153,7 +113,7 @@ def skeletonize_bands(model: Skelite, x: torch.Tensor, iters: int | None = None,
     fg = torch.nonzero(depth).reshape(-1)
     level, order = torch.sort(depth[fg], stable=True)
     fg = fg[order]
-    n = _max_iters(spatial) if iters is None else int(iters)
+    n = max_iters(spatial) if num_iter is None else int(num_iter)
     dtype = next(model.parameters()).dtype
     for k in range(n):
         lo, hi = torch.searchsorted(level, torch.tensor([2 * k + 1, 2 * k + 3], device=dev)).tolist()
@@ -166,7 +126,7 @@ def skeletonize_bands(model: Skelite, x: torch.Tensor, iters: int | None = None,
                             for part in band.split(_SLAB[nd])])
         cand = band[torch.sigmoid(logits) > 0.5]
         if guard:
-            guard_delete(alive, cand, sub[cand], strides)
+            sweep_delete(alive, cand, sub[cand], strides, GUARD_SWEEPS)
         else:
             alive[cand] = 0
     inner = (slice(None),) + tuple(slice(1, -1) for _ in spatial)

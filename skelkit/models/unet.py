@@ -19,17 +19,18 @@ References
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..api import Method, register, straight_through
-from ..data.skelneton import dihedral
+from ..core.autograd import straight_through
+from ..core.classic import skimage_skeleton
+from ..core.geometry import dihedral
 from ..errors import SkelkitError
-from .checkpoints import load_state, weights_path
+from ..validate import as_binary, check_ndim
+from .weights import load_model
 
 FORMAT = "skelkit-unet-1"
 RESIZE_MODES = ("pad", "bbox")
@@ -220,29 +221,22 @@ class UNetPredictor(nn.Module):
         if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
             raise SkelkitError(f"not a skelkit U-Net weights file (expected format {FORMAT!r})")
         members = []
-        for state in ckpt["members"]:
-            m = UNet(**ckpt["arch"])
-            m.load_state_dict(state)
-            members.append(m)
+        try:
+            for state in ckpt["members"]:
+                m = UNet(**ckpt["arch"])
+                m.load_state_dict(state)
+                members.append(m)
+        except (KeyError, TypeError, RuntimeError) as exc:
+            raise SkelkitError(f"U-Net weights do not fit the U-Net they describe ({exc.__class__.__name__})") from None
         return cls(members, ckpt["thresholds"], ckpt.get("resize", "pad"), ckpt.get("size", 256),
                    ckpt.get("threshold"), ckpt.get("meta"))
-
-
-_CACHE: dict = {}
-
-
-def _resolve(weights) -> Path:
-    """A bare name like ``"unet"`` means shipped weights; anything with a suffix or a folder is a path."""
-    if weights is None:
-        return weights_path("unet")
-    p = Path(weights)
-    return p.resolve() if p.suffix or p.parent != Path(".") else weights_path(str(weights))
 
 
 def load_unet(weights=None, device="cpu") -> UNetPredictor:
     """Load U-Net weights (a path, a shipped name, or ``None`` for ``"unet"``) onto ``device``, in eval mode.
 
-    Loaded models are cached (one at a time), so repeated calls are cheap.
+    Loaded models are cached (:func:`skelkit.models.weights.load_model`), so
+    repeated calls are cheap. A :class:`UNetPredictor` is returned as is.
 
     Raises
     ------
@@ -251,15 +245,7 @@ def load_unet(weights=None, device="cpu") -> UNetPredictor:
     """
     if isinstance(weights, UNetPredictor):
         return weights  # already loaded: used as is, on its own device
-    p = _resolve(weights)
-    key = (str(p), p.stat().st_mtime_ns if p.exists() else 0, str(device))
-    if key not in _CACHE:
-        pred = UNetPredictor.from_checkpoint(load_state(path=p)).to(device).eval()
-        for prm in pred.parameters():
-            prm.requires_grad_(False)
-        _CACHE.clear()  # one model at a time: they are small but callers rarely switch
-        _CACHE[key] = pred
-    return _CACHE[key]
+    return load_model(weights, "unet", UNetPredictor.from_checkpoint, device=device)
 
 
 def predict_proba(mask, ensemble: int | None = None, tta: bool = False, *, weights=None,
@@ -283,56 +269,53 @@ def predict_proba(mask, ensemble: int | None = None, tta: bool = False, *, weigh
     -------
     proba : ndarray of float32, shape (H, W), values in [0, 1]
     """
-    from ..validate import as_binary, check_ndim
-
     m = as_binary(mask, name="mask")
     check_ndim(m, name="mask", allowed=(2,))
     pred = load_unet(weights, device)
-    x = torch.from_numpy(m).to(device=device, dtype=torch.float32)[None, None]
+    x = torch.from_numpy(m).to(device=next(pred.parameters()).device, dtype=torch.float32)[None, None]
     with torch.no_grad():
         p = pred.proba(x, ensemble=ensemble, tta=tta, resize=resize)
     return p[0, 0].cpu().numpy().astype(np.float32)
 
 
+def proba_numpy(mask, *, weights=None, prob_threshold=None, ensemble=None, tta=False, resize=None, thin=None,
+                device="cpu") -> np.ndarray:
+    """:func:`predict_proba` taking the method's options (the method table's ``proba``)."""
+    return predict_proba(mask, ensemble, tta, weights=weights, resize=resize, device=device)
+
+
 def _thin(hard: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    from skimage.morphology import skeletonize as sk_skeletonize
-
-    return sk_skeletonize(hard & mask)
+    return skimage_skeleton(hard & mask)
 
 
-def _skeletonize_numpy(mask: np.ndarray, *, weights=None, threshold: float | None = None, ensemble=None,
-                       tta: bool = False, resize: str | None = None, thin: bool | None = None, device="cpu"):
+def _needs_thin(thin, resize, pred) -> bool:
+    return thin if thin is not None else (resize or pred.resize) == "bbox"
+
+
+def skeletonize_numpy(mask: np.ndarray, *, weights=None, prob_threshold: float | None = None, ensemble=None,
+                      tta: bool = False, resize: str | None = None, thin: bool | None = None, device="cpu"):
+    """U-Net skeleton of a 2D bool array: probabilities above ``prob_threshold`` (default: tuned with the weights)."""
     pred = load_unet(weights, device)
-    thr = pred.member_threshold(ensemble, tta) if threshold is None else float(threshold)
+    thr = pred.member_threshold(ensemble, tta) if prob_threshold is None else float(prob_threshold)
     p = predict_proba(mask, ensemble, tta, weights=pred, resize=resize, device=device)
     hard = (p > thr) & mask
-    if thin if thin is not None else (resize or pred.resize) == "bbox":
-        hard = _thin(hard, mask)
-    return hard
+    return _thin(hard, mask) if _needs_thin(thin, resize, pred) else hard
 
 
-def _skeletonize_torch(x: torch.Tensor, *, weights=None, threshold: float | None = None, ensemble=None,
-                       tta: bool = False, resize: str | None = None, thin: bool | None = None):
+def skeletonize_torch(x: torch.Tensor, *, weights=None, prob_threshold: float | None = None, ensemble=None,
+                      tta: bool = False, resize: str | None = None, thin: bool | None = None):
+    """U-Net skeleton of a (B, 1, H, W) tensor; straight-through gradient over the probabilities."""
     if x.ndim != 4:
         raise SkelkitError(f"unet is 2D only: expected a (B, 1, H, W) tensor, got shape {tuple(x.shape)}")
     pred = load_unet(weights, x.device)
     xf = x if x.is_floating_point() else x.float()
-    thr = pred.member_threshold(ensemble, tta) if threshold is None else float(threshold)
+    thr = pred.member_threshold(ensemble, tta) if prob_threshold is None else float(prob_threshold)
     p = pred.proba(xf, ensemble=ensemble, tta=tta, resize=resize)
     hard = ((p > thr) & (xf > 0.5)).to(p.dtype)
-    if thin if thin is not None else (resize or pred.resize) == "bbox":
+    if _needs_thin(thin, resize, pred):
         masks = (xf.detach() > 0.5).cpu().numpy()[:, 0]
         thinned = np.stack([_thin(h, mk) for h, mk in zip(hard.detach().cpu().numpy()[:, 0] > 0, masks)])
         hard = torch.from_numpy(thinned[:, None]).to(device=p.device, dtype=p.dtype)
     if not x.is_floating_point():
         return hard.detach()
     return straight_through(p, hard)
-
-
-register(Method(
-    name="unet",
-    numpy_fn=_skeletonize_numpy,
-    torch_fn=_skeletonize_torch,
-    dims=(2,),
-    doc="SkelNetOn U-Net (Panichev & Voloshyna 2019): learned skeleton probability, thresholded.",
-))

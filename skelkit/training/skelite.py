@@ -51,7 +51,7 @@ from ..errors import SkelkitError
 from ..io.atomic import atomic_write_text
 from ..metrics.topology import component_errors
 from ..models.skelite import Skelite, load_model
-from ..models.checkpoints import load_state, save_checkpoint
+from ..models.weights import load_state, save_checkpoint
 
 
 @dataclasses.dataclass
@@ -175,7 +175,7 @@ class SkeliteLoss(nn.Module):
         total = self.w_step * step + self.w_final * final + self.w_thin * thin
         parts = {"l_step": step.item(), "l_final": final.item(), "l_thin": thin.item()}
         if self.w_cldice > 0:
-            ref = soft_skeleton(x, iters=10) * valid
+            ref = soft_skeleton(x, num_iter=10) * valid
             cover = (ref * dilate_square(soft)).sum() / ref.sum().clamp_min(1.0)
             cl = 1.0 - cover
             total = total + self.w_cldice * cl

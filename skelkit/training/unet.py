@@ -25,12 +25,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..data.skelneton import dihedral, load_pairs, save_split, split_names
+from ..core.geometry import dihedral
+from ..data.skelneton import load_pairs, save_split, split_names
 from ..errors import SkelkitError
 from ..io.atomic import atomic_write_text
 from ..losses.segmentation import make_loss
 from ..models.unet import UNet, UNetPredictor
-from ..models.checkpoints import load_state, save_checkpoint
+from ..models.weights import load_state, save_checkpoint
 
 THRESHOLDS = np.round(np.arange(0.05, 0.96, 0.05), 2)
 
@@ -168,7 +169,7 @@ def _train_member(k: int, cfg: TrainConfig, data: dict, out: Path, resume: bool,
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, mode="max", factor=0.5, patience=cfg.lr_patience)
     scaler = torch.amp.GradScaler("cuda") if cfg.amp and dev.type == "cuda" else None
-    loss_fn = make_loss(cfg.loss, logits=True)
+    loss_fn = make_loss(cfg.loss, sigmoid=True)
     ckpt_path = out / f"member{k}.ckpt"
     st = {"epoch": 0, "best_f1": -1.0, "best_thr": 0.5, "best_state": None, "stale": 0, "elapsed": 0.0,
           "history": []}

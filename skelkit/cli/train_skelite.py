@@ -33,7 +33,7 @@ from ..errors import SkelkitError
 def command(dim, preset, out, resume, steps, seed, batch_size, lr, n_images, val_every, threads, keep_weight,
             w_topo, init):
     """Train Skelite on synthetic Bezier data with exact-thinning targets; writes OUT/skelite{dim}d.pt."""
-    from .skelite import make_config, train_skelite
+    from ..training.skelite import make_config, train_skelite
 
     for name, v in (("--steps", steps), ("--batch-size", batch_size), ("--n-images", n_images),
                     ("--val-every", val_every), ("--threads", threads)):

@@ -33,7 +33,7 @@ def command(data, out, config, width, epochs, loss, ensemble, resume, seed, hold
             max_minutes, max_train):
     """Train the SkelNetOn U-Net (Panichev & Voloshyna 2019) and write OUT/unet.pt."""
     from ..data.skelneton import default_root
-    from .unet import make_config, train_unet
+    from ..training.unet import make_config, train_unet
 
     root = data or default_root()
     if root is None:
