@@ -18,7 +18,7 @@ demo: $(STAMP)
 	$(BIN)/skelkit demo -o out/demo
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -q -n 2 tests
+	$(BIN)/python -m pytest -q -n 2 --doctest-modules skelkit tests
 
 bench: $(STAMP)
 	$(BIN)/skelkit bench --quick

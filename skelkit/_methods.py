@@ -36,6 +36,8 @@ from ._compat import warn_renamed
 from .errors import SkelkitError
 
 OPTION_TYPES = ("bool", "int", "float", "choice", "path", "weights", "device")
+#: Keywords the dispatcher and chunked runs pass themselves; no method option may take these names.
+RESERVED = ("image", "method", "threshold", "origin")
 GRADIENTS = ("exact", "straight-through", "none")
 DOMAINS = ("any", "shapes")
 
@@ -181,6 +183,9 @@ class Method:
 
     def __post_init__(self):
         names = [o.name for o in self.options]
+        clash = sorted((set(names) | {a for o in self.options for a in o.aliases}) & set(RESERVED))
+        if clash:
+            raise SkelkitError(f"method {self.name!r}: option name {clash[0]!r} is reserved for skelkit.skeletonize")
         if len(set(names)) != len(names):
             raise SkelkitError(f"method {self.name!r} lists an option twice")
         if self.iter_option is not None and self.iter_option not in names:

@@ -76,8 +76,8 @@ def skeletonize(image, method: str = "exact", *, threshold: float | None = None,
     --------
     >>> import numpy as np, skelkit
     >>> img = np.zeros((9, 9), bool); img[2:7, 1:8] = True
-    >>> skelkit.skeletonize(img).sum() < img.sum()
-    True
+    >>> int(skelkit.skeletonize(img).sum()), int(img.sum())
+    (5, 35)
     """
     m = get_method(method)
     if _is_tensor(image):

@@ -5,9 +5,8 @@ differentiable (sub-gradients of min/max), which the soft skeleton, Skelite and
 the clDice loss rely on.
 
 Two evaluations give the same values: ``max_pool`` when autograd records (its
-backward is 2-3x cheaper than that of the shifted form below), and shifted
-element-wise min/max otherwise (5-7x faster forward on CPU for one-channel
-maps).
+backward is cheaper than that of the shifted form below), and shifted
+element-wise min/max otherwise (a faster forward on CPU for one-channel maps).
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ reproduces the mask exactly.
 
 The tubes are rendered by radius class: the centre line points of one
 (quantised) radius are rasterised and thresholded with one Euclidean distance
-transform, which keeps a 256x256 mask well under 0.1 s.
+transform, which keeps rendering cheap.
 """
 
 from __future__ import annotations

@@ -5,9 +5,9 @@ The teacher is exact thinning in depth order
 ``equivariant=True``, see :data:`EQUIVARIANT`): its stage ``k`` may
 only delete pixels of city-block depth ``2k + 1`` or ``2k + 2``, the two layers
 Skelite's iteration ``k`` sees as its band, so every teacher decision (but the
-last stage's rare clean-ups) is one the student can make at the same step. (The default thinning peels diagonal edges about
-twice as fast as the bands advance; distilling from it capped the student's
-Dice near 0.75, see ``docs/skelite.md``.)
+last stage's rare clean-ups) is one the student can make at the same step.
+(The default thinning peels diagonal edges faster than the bands advance;
+distilling from it capped the student's Dice, see ``docs/skelite.md``.)
 
 A sample is stored as one ``int16`` "peel" array: 0 for background, ``t`` for
 a pixel the teacher deletes in stage ``t`` (1-based), and :data:`KEEP` for
@@ -39,8 +39,8 @@ KEEP = np.iinfo(np.int16).max  #: peel value of skeleton pixels
 TEACHER = "thin-by-depth, framed crops, equivariant in 3D"
 #: Teacher passes without subfields (``thin(..., equivariant=True)``) per
 #: dimensionality. A convolutional student cannot see pixel parity, so a
-#: subfield teacher's parity-dependent choices are noise to it: in 3D they
-#: move about a fifth of the skeleton (``docs/skelite.md``); in 2D 0.5%.
+#: subfield teacher's parity-dependent choices are noise to it; in 3D they
+#: move a large part of the skeleton, in 2D little (figures in ``docs/skelite.md``).
 EQUIVARIANT = {2: False, 3: True}
 
 

@@ -80,7 +80,7 @@ class SkeliteConfig:
     w_topo: float = 0.0  # presets set it; 0 here so older checkpoints (written without it) resume as they ran
     margin: int = 0  # loss ignores pixels this close to a crop face (their targets depend on unseen context)
     teacher_offset: int = 0
-    sparse: bool = True  # exact same numbers as dense, ~3x faster on thin structures
+    sparse: bool = True  # exact same numbers as dense, faster on thin structures
     threads: int = 1
     device: str = "cpu"
     seed: int = 0
@@ -235,7 +235,7 @@ def _batch(peel_all: np.ndarray, cfg: SkeliteConfig, step: int, device):
 
     No flips or transposes here: the teacher visits border directions in a
     fixed order, so its skeleton of a flipped image is not the flipped
-    skeleton (Dice ~0.8); the images were flipped *before* thinning instead
+    skeleton; the images were flipped *before* thinning instead
     (:func:`skelkit.data.augment.augment`).
     """
     rng = np.random.default_rng([cfg.seed, step, 7])

@@ -62,7 +62,7 @@ class TrainConfig:
 
 
 CONFIGS = {
-    # Two shared CPU cores: narrow net, channels_last (about 2x faster on CPU), one thread.
+    # Two shared CPU cores: narrow net, channels_last (faster on CPU), one thread.
     "cpu": TrainConfig(),
     # The published setting: full width on a CUDA GPU with mixed precision.
     "gpu": TrainConfig(width=32, epochs=200, batch_size=16, patience=20, lr_patience=5, device="cuda",
