@@ -348,20 +348,30 @@ def markdown(results: dict, img: dict, quick: bool) -> str:
     for r in qerr:
         L.append(f"- quality numbers missing for {r['case']} / {r['method']}: {r['quality_error']}")
 
-    L += ["## Method notes", "",
-          "- **exact**: skelkit's topology-preserving parallel thinning (`skelkit.skeletonize(method=\"exact\")`).",
-          "- **skelite** / **skelite+guard**: learned iterative thinning with the shipped weights; `guard=True` "
-          "accepts only simple, non-end-point deletions.",
-          "- **unet**: SkelNetOn U-Net, run only on 256x256 shape images.",
-          "- **soft**: clDice soft skeleton (min/max pooling, 10 iterations) thresholded at 0.5; not "
-          "topology-preserving by design.",
-          "- **skimage**: `skimage.morphology.skeletonize` (Zhang-Suen in 2D, Lee in 3D); **medial_axis**: "
-          "`skimage.morphology.medial_axis` (2D).",
-          "- **menten**: `bench/menten.py`, a re-implementation of Menten et al. (ICCV 2023) from the paper: "
-          "dense convolutions over the whole image at every subfield step, iterated to convergence; see its "
-          "docstring for the simplifications.",
-          ""]
+    L += ["## Method notes", "", *method_notes(methods), ""]
     return "\n".join(L)
+
+
+def method_notes(methods) -> list[str]:
+    """One line per benchmarked method, from the method table (peers: from ``bench/run.py``)."""
+    import skelkit
+
+    variants = {v: (name, opts) for name in skelkit.available_methods()
+                for v, opts in skelkit.get_method(name).variants.items()}
+    out = []
+    for m in methods:
+        if m in skelkit.available_methods():
+            spec = skelkit.get_method(m)
+            shapes = " Run only on 256x256 shape images." if spec.domain == "shapes" else ""
+            out.append(f"- **{m}** (`skelkit.skeletonize(method=\"{m}\")`): {spec.summary}.{shapes}")
+        elif m in variants:
+            base, opts = variants[m]
+            out.append(f"- **{m}**: `{base}` with " + ", ".join(f"`{k}={v!r}`" for k, v in opts.items()) + ".")
+        elif m == "menten":
+            out.append("- **menten**: `bench/menten.py`, a re-implementation of Menten et al. (ICCV 2023) from the "
+                       "paper: dense convolutions over the whole image at every subfield step, iterated to "
+                       "convergence; see its docstring for the simplifications.")
+    return out
 
 
 # ---------------------------------------------------------------- figures --

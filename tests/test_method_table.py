@@ -177,3 +177,20 @@ def test_no_method_modifies_its_input(name, nd):
     before = x.clone()
     skelkit.skeletonize(x, name)
     assert torch.equal(x, before)
+
+
+def test_one_weights_loader_and_cache():
+    from skelkit.models.skelite import load_model
+    from skelkit.models.unet import load_unet
+    from skelkit.models.weights import canonical_device
+
+    for name, load in (("skelite", lambda dev: load_model(2, None, dev)), ("unet", lambda dev: load_unet(None, dev))):
+        if skelkit.unavailable_reason(name, 2):
+            continue
+        assert load("cpu") is load(torch.device("cpu"))  # one copy per device, however it is named
+    assert canonical_device("cpu") == torch.device("cpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(SkelkitError, match="no CUDA GPU"):
+            canonical_device("cuda")
+    else:
+        assert canonical_device("cuda") == canonical_device("cuda:0")

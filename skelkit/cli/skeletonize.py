@@ -112,7 +112,8 @@ def make_command() -> click.Command:
         click.Option(["--overlay"], is_flag=True, help="Also write NAME_overlay.png (3D: max projection)."),
         click.Option(["--max-iter", "max_iter"], type=click.IntRange(min=0),
                      help="Iteration limit (the method's own iteration option)."),
-        click.Option(["--prob"], is_flag=True, help="Also write NAME_prob.tif (skeleton probability; unet)."),
+        click.Option(["--prob"], is_flag=True, help="Also write NAME_prob.tif (skeleton probability; "
+                     + ", ".join(m.name for m in METHODS.values() if m.proba) + ")."),
         *option_flags(),
         click.Option(["--chunks"], type=click.IntRange(min=1), help=".zarr inputs: chunk side in voxels."),
         click.Option(["--workers"], type=click.IntRange(min=1), help=".zarr inputs: local worker processes."),
@@ -137,7 +138,7 @@ def run(inputs, out_dir, method, threshold, fmt, overlay, max_iter, prob, chunks
 
     kw = method_options(method, flags, max_iter)  # an unknown method is a one-line error here
     if prob and get_method(method).proba is None:
-        raise SkelkitError(f"--prob needs a method with a probability map (unet), not {method!r}")
+        raise SkelkitError(f"--prob needs a method with a probability map, not {method!r}")
     chunked_kw = {k: v for k, v in (("chunks", chunks), ("workers", workers), ("scheduler", scheduler)) if v}
     if chunked_kw and not any(is_zarr(p) for p in inputs):
         raise SkelkitError("--chunks, --workers and --scheduler apply to .zarr inputs only")

@@ -51,7 +51,7 @@ from ..core.autograd import straight_through, straight_through_step
 from ..core.depth import city_block_depth, no_background_depth
 from ..core.geometry import BORDER_PAD, crop_border, pad_border
 from ..core.morphology import erode_cross
-from ..core.neighbours import subfield_ids
+from ..core.neighbours import flat_strides, padded_flat_torch, subfield_ids
 from ..core.sweep_torch import sweep_delete
 from ..errors import SkelkitError
 
@@ -340,14 +340,10 @@ def _guarded(cand: torch.Tensor, alive: torch.Tensor) -> torch.Tensor:
     -------
     accepted : torch.Tensor of bool, same shape, a subset of ``cand & alive``
     """
-    nd = alive.ndim - 2
     spatial = tuple(alive.shape[2:])
-    padded = tuple(n + 2 for n in spatial)
-    flat = F.pad(alive[:, 0].to(torch.uint8), (1, 1) * nd).reshape(-1)  # outside is background
-    strides = [int(np.prod(padded[a + 1 :])) for a in range(nd)]
+    flat, index, _ = padded_flat_torch(alive[:, 0])  # outside is background
+    strides = flat_strides(tuple(n + 2 for n in spatial)).tolist()
     sub_id = torch.from_numpy(subfield_ids(spatial)).to(alive.device)
-    inner = (slice(None),) + tuple(slice(1, -1) for _ in spatial)
-    index = torch.arange(flat.numel(), device=alive.device).reshape((alive.shape[0],) + padded)[inner]
     sel = (cand & alive)[:, 0]
     sweep_delete(flat, index[sel], sub_id.expand(sel.shape)[sel], strides, GUARD_SWEEPS)
-    return alive & (flat.reshape((alive.shape[0],) + padded)[inner] == 0)[:, None]
+    return alive & (flat[index] == 0)[:, None]
