@@ -22,6 +22,22 @@ def _project(a: np.ndarray) -> np.ndarray:
     return a.any(axis=0) if a.ndim == 3 else a
 
 
+def view_2d(a, file_format: str | None = None) -> np.ndarray:
+    """A 2D picture of a 2D image or 3D volume: the volume's maximum projection, axial where the format says which way.
+
+    NIfTI voxel axes are (i, j, k) with k the scanner's z (foot to head), so
+    its axial view projects along axis 2 and is turned so that j runs up
+    the picture; other formats (TIFF stacks, NumPy, Zarr) store planes along
+    axis 0.
+    """
+    a = np.asarray(a) != 0
+    if a.ndim == 2:
+        return a
+    if file_format == "nifti":
+        return np.rot90(a.any(axis=2))
+    return a.any(axis=0)
+
+
 def _shrink_any(a: np.ndarray, f: int) -> np.ndarray:
     """Downsample by ``f`` keeping a pixel if any pixel of its f x f block is set (thin lines survive)."""
     h, w = -(-a.shape[0] // f) * f, -(-a.shape[1] // f) * f

@@ -113,7 +113,7 @@ def test_synth_cli(tmp_path, run_cli):
         assert not (z["skeleton"] & ~z["mask"]).any()
     assert (tmp_path / "preview.png").stat().st_size > 1000
     code, out, err = run_cli("synth", "-o", tmp_path, "--shape", "3,4")
-    assert code == 2 and "--shape" in err
+    assert code == 1 and "--shape" in err
 
 
 @pytest.mark.parametrize("dim, shape, seed", [(2, (96, 96), 0), (2, (96, 96), 1), (3, (40, 40, 40), 2)])

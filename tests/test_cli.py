@@ -81,7 +81,7 @@ def test_bad_input_stops_with_one_line_and_no_partial_output(run_cli, inputs, tm
     good = inputs["ring"][0]
     out = tmp_path / "out"
     code, _, err = run_cli("skeletonize", good, target, "-o", out, "--method", "skimage", "--overlay")
-    assert code == 2
+    assert code == 1
     assert target.name in _one_error_line(err)
     names = sorted(p.name for p in out.iterdir()) if out.exists() else []
     assert not any(n.startswith(target.stem) for n in names)
@@ -101,7 +101,7 @@ def test_keep_going_skips_bad_files_and_exits_1(run_cli, inputs, tmp_path):
 def test_3d_input_to_png_leaves_nothing(run_cli, inputs, tmp_path):
     out = tmp_path / "out"
     code, _, err = run_cli("skeletonize", inputs["box"][0], "-o", out, "-m", "skimage", "--format", "png", "--overlay")
-    assert code == 2 and "2D" in _one_error_line(err)
+    assert code == 1 and "2D" in _one_error_line(err)
     assert not out.exists()  # not even the output folder it would have created
 
 
@@ -119,7 +119,7 @@ def test_3d_input_to_png_leaves_nothing(run_cli, inputs, tmp_path):
 )
 def test_flag_errors(run_cli, inputs, tmp_path, args, words):
     code, _, err = run_cli("skeletonize", inputs["ring"][0], "-o", tmp_path / "out", *args)
-    assert code == 2 and words in _one_error_line(err)
+    assert code == 1 and words in _one_error_line(err)
     assert not (tmp_path / "out").exists()
 
 
@@ -127,9 +127,9 @@ def test_output_folder_problems(run_cli, inputs, tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("x")
     code, _, err = run_cli("skeletonize", inputs["ring"][0], "-o", blocker / "sub", "-m", "skimage")
-    assert code == 2 and "output folder" in _one_error_line(err)
+    assert code == 1 and "output folder" in _one_error_line(err)
     code, _, err = run_cli("skeletonize", inputs["ring"][0], "-o", tmp_path / "in", "-m", "skimage")
-    assert code == 2 and "overwrite an input" in _one_error_line(err)
+    assert code == 1 and "overwrite an input" in _one_error_line(err)
 
 
 def test_method_options_only_for_given_flags():
@@ -206,9 +206,9 @@ def test_eval_errors(run_cli, tmp_path):
     write_image(tmp_path / "a.png", _line(5))
     write_image(tmp_path / "b.png", np.zeros((10, 10), bool))
     code, _, err = run_cli("eval", tmp_path / "a.png", tmp_path / "b.png")
-    assert code == 2 and "shape" in _one_error_line(err)
+    assert code == 1 and "shape" in _one_error_line(err)
     code, _, err = run_cli("eval", tmp_path / "a.png", tmp_path / "none.png")
-    assert code == 2 and "none.png" in _one_error_line(err)
+    assert code == 1 and "none.png" in _one_error_line(err)
 
 
 # ------------------------------------------------------------------ demo ---
@@ -242,7 +242,7 @@ def test_failure_after_first_write_removes_that_inputs_outputs(run_cli, inputs, 
     monkeypatch.setattr(skelkit.viz, "save_overlay", broken)
     out = tmp_path / "out"
     code, _, err = run_cli("skeletonize", inputs["ring"][0], "-o", out, "-m", "skimage", "--overlay")
-    assert code == 2 and "disk full" in _one_error_line(err)
+    assert code == 1 and "disk full" in _one_error_line(err)
     assert not out.exists()  # the skeleton written just before was rolled back, and the folder it made
 
 
@@ -265,7 +265,7 @@ def test_eval_empty_prediction_gives_null_distances(run_cli, tmp_path):
 )
 def test_train_skelite_flag_errors(run_cli, tmp_path, args, words):
     code, _, err = run_cli("train", "skelite", "--dim", "2", "--out", tmp_path / "run", *args)
-    assert code == 2 and words in _one_error_line(err)
+    assert code == 1 and words in _one_error_line(err)
     assert not (tmp_path / "run").exists()
 
 

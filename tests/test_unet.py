@@ -44,7 +44,7 @@ def test_odd_sizes_keep_shape(tiny_weights, resize, hw):
     p = predict_proba(m, weights=tiny_weights, resize=resize)
     assert p.shape == hw and p.dtype == np.float32
     assert np.isfinite(p).all() and p.min() >= 0 and p.max() <= 1
-    s = skelkit.skeletonize(m, method="unet", weights=tiny_weights, resize=resize, threshold=0.0)
+    s = skelkit.skeletonize(m, method="unet", weights=tiny_weights, resize=resize, prob_threshold=0.0)
     assert s.shape == hw and s.dtype == bool
     assert not (s & ~m).any()  # skeleton inside the shape
 
@@ -205,11 +205,11 @@ def test_cli_errors_are_one_line(tmp_path):
 
     with pytest.raises(SystemExit) as exc:
         main(["train", "unet", "--data", str(tmp_path), "--out", str(tmp_path / "o")])
-    assert exc.value.code == 2
+    assert exc.value.code == 1
     with pytest.raises(SystemExit) as exc:
         main(["train", "unet", "--data", str(tmp_path), "--out", str(tmp_path / "o"), "--config", "gpu"]
              if not torch.cuda.is_available() else ["train", "unet", "--out", str(tmp_path), "--width", "0"])
-    assert exc.value.code == 2
+    assert exc.value.code == 1
 
 
 SKELNETON = default_root()

@@ -5,20 +5,19 @@ from __future__ import annotations
 import math
 import shutil
 import sys
-import tempfile
 import weakref
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import SkelkitError
-from ..io.atomic import atomic_dir
+from ..io.atomic import atomic_dir, temp_dir
 from ..io.formats import format_of
-from .inputs import as_mask, on_disk, open_source
+from .inputs import as_mask, check_values, on_disk, open_source
 from .plans import make_plan
 from .rounds import grid_chunks, halo_depth, neighbourhood, round_depths
 from .tasks import overlap_round, step, store_round
-from .scheduler import executor
+from .scheduler import executor, one_line_errors
 from .store import create_bool_array, scratch_dir
 
 
@@ -120,9 +119,13 @@ def skeletonize(
     disk = (src, threshold) if on_disk(src) else ()  # tasks read their windows themselves
     one_pass = not plan.composable or n is None or (plan.iters is not None and n >= plan.iters)
     if out is None and not in_memory and one_pass and scheduler is None and workers is None:
+        import dask
+
+        check_values(src, mask.chunks, one_line_errors(dask.compute), threshold)
         return step(mask, plan, n, halo_depth(mask.chunks, plan, n), np.ones(mask.numblocks, bool))
 
     with executor(scheduler, workers, progress) as compute:
+        check_values(src, mask.chunks, compute, threshold)  # same rules as a whole-volume run
         if in_memory:
             return _rounds(mask, plan, n, compute, None, progress)
         if out is not None:
@@ -133,7 +136,7 @@ def skeletonize(
             import zarr
 
             return zarr.open_array(str(out), mode="r")
-        scratch = Path(tempfile.mkdtemp(prefix="skelkit-chunked."))
+        scratch = temp_dir()
         try:
             stores = _Stores(mask, chunk_shape, scratch / "out.zarr", scratch, _expected_rounds(plan, n))
             _rounds(mask, plan, n, compute, stores, progress, *disk)

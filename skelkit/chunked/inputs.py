@@ -15,7 +15,7 @@ import numpy as np
 
 from ..errors import SkelkitError
 from ..io.formats import format_of
-from ..validate import check_ndim
+from ..validate import check_dtype, check_ndim, check_threshold, distinct_values, not_binary
 
 
 def open_source(source):
@@ -45,11 +45,7 @@ def open_source(source):
             )
         source = np.asarray(source)
     check_ndim(source, name="input")
-    dtype = np.dtype(source.dtype)
-    if dtype != bool and not np.issubdtype(dtype, np.number):
-        raise SkelkitError(f"input has dtype {dtype}; expected a numeric or bool array")
-    if np.issubdtype(dtype, np.complexfloating):
-        raise SkelkitError("input is complex-valued; expected real values")
+    check_dtype(source.dtype, "input")
     return source
 
 
@@ -62,36 +58,77 @@ def as_mask(source, chunks, *, threshold: float | None = None):
     chunks : tuple of tuple of int
         Dask's explicit chunk format, one tuple per axis.
     threshold : float, optional
-        Foreground is ``value > threshold``. Without it, bool input is used as
-        is and any other dtype means foreground = non-zero. (Unlike
-        :func:`skelkit.skeletonize`, labels such as {1, 2} are not inspected,
-        since that needs a pass over the whole volume; pass a threshold.)
+        Foreground is ``value > threshold``; without it, the rule of
+        :func:`skelkit.validate.as_binary` (bool as is, else nonzero). Check the
+        values first with :func:`check_values`.
 
     Returns
     -------
     mask : dask.array.Array of bool, same shape as ``source``
     """
     import dask.array as da
+
+    return da.map_blocks(binarise, as_dask(source, chunks), threshold, dtype=bool)
+
+
+def as_dask(source, chunks):
+    """An :func:`open_source` result as a dask array (values as stored) with the given chunks."""
+    import dask.array as da
     from dask.base import tokenize
 
     if isinstance(source, da.Array):
-        arr = source.rechunk(chunks)
-    elif _is_zarr_array(source):
-        arr = da.from_zarr(source, chunks=chunks)
-    else:
-        # a TiffReader has no content hash: name its tasks by file identity + chunking
-        name = f"tiff-{tokenize(source.token, chunks)}" if isinstance(source, TiffReader) else None
-        arr = da.from_array(source, chunks=chunks, asarray=True, lock=False, name=name)
-    if arr.dtype == bool and threshold is None:
-        return arr
-    return da.map_blocks(binarise, arr, threshold, dtype=bool)
+        return source.rechunk(chunks)
+    if _is_zarr_array(source):
+        return da.from_zarr(source, chunks=chunks)
+    # a TiffReader has no content hash: name its tasks by file identity + chunking
+    name = f"tiff-{tokenize(source.token, chunks)}" if isinstance(source, TiffReader) else None
+    return da.from_array(source, chunks=chunks, asarray=True, lock=False, name=name)
+
+
+def check_values(source, chunks, compute, threshold: float | None = None, name: str = "input") -> None:
+    """Apply :func:`skelkit.validate.as_binary`'s checks to a chunked source, one read pass, block by block.
+
+    NaN is refused; without ``threshold`` the values over all blocks must make
+    a binary mask (at most two, one of them 0). Bool input needs no pass.
+
+    Raises
+    ------
+    SkelkitError
+        As :func:`skelkit.validate.as_binary` would for the whole array.
+    """
+    import dask
+
+    dtype = np.dtype(source.dtype)
+    check_threshold(threshold)
+    if dtype == bool:
+        return
+    check_dtype(dtype, name)
+    floating = np.issubdtype(dtype, np.floating)
+    if threshold is not None and not floating:
+        return
+    blocks = as_dask(source, chunks).to_delayed().ravel()
+    stats = compute(*[dask.delayed(_block_values, pure=True)(b, floating) for b in blocks])
+    if any(nan for nan, _, _ in stats):
+        raise SkelkitError(f"{name} contains NaN values; fill or mask them before skeletonizing")
+    if threshold is None:
+        values = tuple(sorted({v for _, vals, _ in stats for v in vals}))
+        why = not_binary(values, any(more for _, _, more in stats), name=name)
+        if why:
+            raise SkelkitError(why)
+
+
+def _block_values(block, floating: bool):
+    block = np.asarray(block)
+    nan = bool(floating and np.isnan(block).any())
+    return (nan, *distinct_values(block[~np.isnan(block)] if nan else block))
 
 
 def binarise(arr: np.ndarray, threshold: float | None = None) -> np.ndarray:
-    """Foreground of one chunk: ``arr > threshold``, else bool as is, else non-zero."""
+    """Foreground of one chunk: ``arr > threshold``, else nonzero (canonical 0/1 bytes for bool input too)."""
+    arr = np.asarray(arr)
     if threshold is not None:
         return arr > threshold
-    return arr if arr.dtype == bool else arr != 0
+    return (arr.view(np.uint8) if arr.dtype == bool else arr) != 0
 
 
 def _open_path(path: Path):
@@ -113,11 +150,55 @@ def _open_zarr(path: Path):
         node = zarr.open(str(path), mode="r")
     except Exception as exc:  # zarr raises several types for non-zarr folders
         raise SkelkitError(f"cannot open {path} as a Zarr array: {exc.__class__.__name__}: {exc}") from None
-    if not _is_zarr_array(node):
-        names = sorted(getattr(node, "array_keys", lambda: [])())
-        hint = f" (arrays inside: {', '.join(names[:5])}; pass {path}/NAME)" if names else ""
-        raise SkelkitError(f"{path} is a Zarr group, not an array{hint}")
-    return node
+    if _is_zarr_array(node):
+        return node
+    level = _ome_level0(node)
+    if level is not None:  # OME-Zarr image: its full-resolution level
+        try:
+            return node[level]
+        except KeyError:
+            raise SkelkitError(f"{path}: OME-Zarr metadata names level {level!r}, which the store lacks") from None
+    names = sorted(getattr(node, "array_keys", lambda: [])())
+    hint = f" (arrays inside: {', '.join(names[:5])}; pass {path}/NAME)" if names else ""
+    raise SkelkitError(f"{path} is a Zarr group, not an array{hint}")
+
+
+def _ome_level0(group) -> str | None:
+    """Path of the first (full-resolution) dataset of an OME-Zarr multiscales group (0.4 or 0.5), or None."""
+    attrs = dict(group.attrs)
+    scales = attrs.get("multiscales") or attrs.get("ome", {}).get("multiscales")
+    try:
+        return str(scales[0]["datasets"][0]["path"])
+    except (TypeError, KeyError, IndexError):
+        return None
+
+
+def projection(source, threshold: float | None = None) -> np.ndarray:
+    """Maximum projection along axis 0 of a (chunked) volume's foreground, computed chunk by chunk; 2D bool.
+
+    A 2D source is returned binarised as it is.
+    """
+    import dask.array as da
+
+    src = open_source(source)
+    arr = da.map_blocks(binarise, as_dask(src, "auto"), threshold, dtype=bool)
+    return np.asarray((arr.any(axis=0) if arr.ndim == 3 else arr).compute())
+
+
+def read_window(source, window) -> np.ndarray:
+    """``source[window]`` as an ndarray; a damaged chunk is a one-line :class:`SkelkitError` naming the store."""
+    try:
+        return np.asarray(source[window])
+    except SkelkitError:
+        raise
+    except Exception as exc:  # codecs raise their own types (RuntimeError: Zstd decompression error, ...)
+        where = getattr(source, "path", None) or getattr(getattr(source, "store", None), "root", None) or "input"
+        raise SkelkitError(f"cannot read {where}: damaged or unreadable chunk near {_fmt_window(window)} "
+                           f"({exc.__class__.__name__}: {' '.join(str(exc).split())[:120]})") from None
+
+
+def _fmt_window(window) -> str:
+    return "[" + ", ".join(f"{w.start}:{w.stop}" for w in window) + "]"
 
 
 def on_disk(source) -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import sys
 
 from ..errors import SkelkitError
 
@@ -87,10 +88,10 @@ def _local_compute(progress: bool):
             return dask.compute(*collections)
         from dask.diagnostics import ProgressBar
 
-        with ProgressBar():
+        with ProgressBar(out=sys.stderr):
             return dask.compute(*collections)
 
-    return compute
+    return one_line_errors(compute)
 
 
 def _distributed_compute(client, progress: bool):
@@ -102,7 +103,22 @@ def _distributed_compute(client, progress: bool):
             show(futures, scheduler=client.scheduler.address, multi=False)
         return tuple(client.gather(futures))
 
-    return compute
+    return one_line_errors(compute)
+
+
+def one_line_errors(compute):
+    """A task's exception (a damaged chunk, memory) as a one-line SkelkitError, not a traceback through dask."""
+
+    def wrapped(*collections):
+        try:
+            return compute(*collections)
+        except SkelkitError:
+            raise
+        except Exception as exc:
+            raise SkelkitError(f"chunked run failed: {exc.__class__.__name__}: {' '.join(str(exc).split())[:200]}") \
+                from None
+
+    return wrapped
 
 
 def _default_client():

@@ -7,17 +7,16 @@ Outputs are built in a hidden sibling folder and swapped in
 from __future__ import annotations
 
 import contextlib
-import tempfile
 from pathlib import Path
 
-from ..io.atomic import remove_tree
+from ..io.atomic import remove_tree, temp_dir
 
 
 @contextlib.contextmanager
 def scratch_dir(near=None):
     """Yield a temporary folder (beside ``near`` when given, so it shares its filesystem); always removed."""
     folder = Path(near).parent if near is not None else None
-    tmp = Path(tempfile.mkdtemp(prefix=".skelkit-chunked.", dir=folder))
+    tmp = temp_dir(folder)
     try:
         yield tmp
     finally:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .inputs import binarise
+from .inputs import binarise, read_window
 
 
 def _apply(padded, inner, origin, active, run, n):
@@ -148,7 +148,7 @@ def store_round(source, plan, n, chunks, depth, active, write, target, compute, 
 
 
 def _store_task(source, target, core, window, active, run, n, threshold):
-    padded = binarise(np.asarray(source[window]), threshold)
+    padded = binarise(read_window(source, window), threshold)
     new, old = _apply(padded, _inner(core, window), tuple(w.start for w in window), active, run, n)
     target[core] = new
     return new is not old and not np.array_equal(new, old)

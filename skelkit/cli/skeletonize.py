@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import click
 
 from ..errors import SkelkitError
+from ..io.atomic import created_folder, remove_stale, state
 from ..io.formats import format_options, is_zarr, output_name, split_suffix
 from .method_flags import method_help, method_options, option_flags
 
@@ -18,12 +20,23 @@ def output_path(in_path: Path, out_dir: Path, fmt: str | None) -> Path:
 
 
 def _plan(inputs, out_dir: Path, fmt, overlay: bool, prob: bool) -> list[tuple[Path, dict]]:
-    """Output paths per input; refuses collisions and overwriting an input before any work."""
+    """Output paths per input; refuses collisions and writing over or into an input before any work."""
     plan, seen = [], {}
     resolved_inputs = {p.resolve() for p in inputs}
+    zarr_inputs = [p.resolve() for p in inputs if is_zarr(p)]
+    out_res = out_dir.resolve()
+    for z in zarr_inputs:
+        if out_res == z or z in out_res.parents:
+            raise SkelkitError(f"output folder {out_dir} lies inside the input {z}; choose a folder outside it")
     for p in inputs:
         if is_zarr(p):
-            outs = {"skeleton": out_dir / p.name}
+            if fmt is not None:
+                raise SkelkitError(f"--format applies to image files; the Zarr input {p} is written as Zarr")
+            outs = {"skeleton": out_dir / zarr_output_name(p)}
+            if overlay:
+                outs["overlay"] = out_dir / f"{Path(zarr_output_name(p)).stem}_overlay.png"
+            if prob:
+                raise SkelkitError(f"--prob is for image files, not the Zarr input {p}")
         else:
             stem = split_suffix(p.name)[0]
             outs = {"skeleton": output_path(p, out_dir, fmt)}
@@ -41,20 +54,23 @@ def _plan(inputs, out_dir: Path, fmt, overlay: bool, prob: bool) -> list[tuple[P
     return plan
 
 
-def _prepare_out_dir(out_dir: Path) -> None:
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise SkelkitError(f"cannot create output folder {out_dir}: {exc.strerror or exc}") from None
-    if not os.access(out_dir, os.W_OK):
-        raise SkelkitError(f"output folder is not writable: {out_dir}")
+def zarr_output_name(path: Path) -> str:
+    """``NAME.zarr`` for a Zarr input: ``img.zarr`` and ``img.ome.zarr`` give ``img.zarr``; an array inside a
+    store (``img.ome.zarr/0``) gives ``img_0.zarr``."""
+    name = path.resolve().name
+    if name.lower().endswith(".zarr"):
+        stem = name[: -len(".zarr")]
+        return (stem[: -len(".ome")] if stem.lower().endswith(".ome") else stem) + ".zarr"
+    parent = zarr_output_name(path.resolve().parent)[: -len(".zarr")] if is_zarr(path.resolve().parent) else ""
+    return f"{parent}_{name}.zarr" if parent else f"{name}.zarr"
 
 
-def _run_file(path: Path, outs: dict, method: str, threshold, kw: dict) -> None:
-    """Skeletonize one image file; writes all its outputs or none of them."""
+def _run_file(path: Path, outs: dict, method: str, threshold, kw: dict, expect: dict) -> None:
+    """Skeletonize one image file; writes all its outputs or none of them (what was there stays on failure)."""
     from .._methods import get_method
     from ..api import skeletonize
     from ..io import read_image, write_image
+    from ..io.atomic import atomic_files
 
     mask, meta = read_image(path, threshold)
     try:
@@ -67,20 +83,15 @@ def _run_file(path: Path, outs: dict, method: str, threshold, kw: dict) -> None:
         raise SkelkitError(_with_name(path, exc)) from None
     except (RuntimeError, MemoryError) as exc:  # e.g. torch out of memory: one line, not a traceback
         raise SkelkitError(f"{path}: method {method!r} failed: {exc.__class__.__name__}: {exc}") from None
-    written = []
-    try:
-        written.append(write_image(outs["skeleton"], skel, meta))
+    with atomic_files() as group:
+        write_image(group.stage(outs["skeleton"], expect[outs["skeleton"]]), skel, meta)
         if "overlay" in outs:
-            from ..viz import save_overlay
+            from ..viz import save_overlay, view_2d
 
-            save_overlay(outs["overlay"], mask, skel)
-            written.append(outs["overlay"])
+            fmt = meta.get("format")
+            save_overlay(group.stage(outs["overlay"], expect[outs["overlay"]]), view_2d(mask, fmt), view_2d(skel, fmt))
         if proba is not None:
-            written.append(write_image(outs["prob"], proba))
-    except BaseException:
-        for q in written:  # all or nothing per input
-            q.unlink(missing_ok=True)
-        raise
+            write_image(group.stage(outs["prob"], expect[outs["prob"]]), proba)
 
 
 def _with_name(path: Path, exc: Exception) -> str:
@@ -93,7 +104,13 @@ def _run_zarr(path: Path, outs: dict, method: str, threshold, kw: dict, chunked_
 
     if threshold is not None:
         kw = {**kw, "threshold": threshold}
-    skeletonize_path(path, outs["skeleton"], method=method, progress=True, **chunked_kw, **kw)
+    # progress on a terminal only, like the tqdm bars: in a log file it is noise
+    out = skeletonize_path(path, outs["skeleton"], method=method, progress=sys.stderr.isatty(), **chunked_kw, **kw)
+    if "overlay" in outs:
+        from ..chunked.inputs import projection
+        from ..viz import save_overlay
+
+        save_overlay(outs["overlay"], projection(path, threshold), projection(out))
 
 
 def make_command() -> click.Command:
@@ -147,23 +164,22 @@ def run(inputs, out_dir, method, threshold, fmt, overlay, max_iter, prob, chunks
         for p in inputs:
             if not p.exists():
                 raise SkelkitError(f"file not found: {p}")
-    created = not out_dir.exists()
-    _prepare_out_dir(out_dir)
     failed = []
-    try:
+    with created_folder(out_dir):
+        if not os.access(out_dir, os.W_OK):
+            raise SkelkitError(f"output folder is not writable: {out_dir}")
+        remove_stale(out_dir)  # leftovers of runs killed with SIGKILL
+        expect = {q: state(q) for _, outs in plan for q in outs.values()}  # to notice concurrent writers
         for path, outs in tqdm(plan, desc="skeletonize", unit="file", disable=None):
             try:
                 if is_zarr(path):
                     _run_zarr(path, outs, method, threshold, kw, chunked_kw)
                 else:
-                    _run_file(path, outs, method, threshold, kw)
+                    _run_file(path, outs, method, threshold, kw, expect)
             except SkelkitError as exc:
                 if not keep_going:
                     raise
                 failed.append((path, _with_name(path, exc)))
-    finally:
-        if created and not any(out_dir.iterdir()):  # a failed run leaves no empty folder behind
-            out_dir.rmdir()
     done = len(plan) - len(failed)
     click.echo(f"skelkit: wrote {done} skeleton{'s' * (done != 1)} ({method}) to {out_dir}", err=True)
     if failed:

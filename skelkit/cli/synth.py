@@ -14,8 +14,9 @@ from ..errors import SkelkitError
 @click.command("synth")
 @click.option("-o", "--out", required=True, type=click.Path(file_okay=False), help="Output folder (created).")
 @click.option("--dim", type=click.Choice(["2", "3"]), default="2", show_default=True)
-@click.option("-n", "n_images", type=int, default=16, show_default=True, help="Number of images.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Image i uses default_rng([seed, i]).")
+@click.option("-n", "n_images", type=click.IntRange(min=1), default=16, show_default=True, help="Number of images.")
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Image i uses default_rng([seed, i]).")
 @click.option("--shape", default=None, help="Image shape, e.g. 256,256 or 128,128,128 (default: those).")
 @click.option("--augment/--no-augment", default=True, show_default=True,
               help="Thickening and jagged-boundary augmentation, as in Skelite training data.")
@@ -29,6 +30,27 @@ def command(out, dim, n_images, seed, shape, augment, teacher, preview):
     ``skeleton`` (bool) and ``peel`` (int16: 0 background, t = deleted in
     teacher stage t, 32767 = skeleton; the teacher is exact thinning in depth order).
     """
+    from ..io.atomic import created_folder
+
+    dim = int(dim)
+    shp = _parse_shape(shape, dim) if shape else None
+    n_pixels = int(np.prod(shp)) if shp else (256 * 256 if dim == 2 else 128**3)
+    need = n_pixels * n_images * (4 if teacher else 1)  # bool masks and skeletons, int16 peel maps
+    if need > MAX_BYTES:
+        raise SkelkitError(f"{n_images} images of {n_pixels} pixels need about {need / 2**30:.1f} GiB "
+                           f"(limit {MAX_BYTES / 2**30:.0f} GiB); use a smaller --shape or fewer images (-n)")
+    with created_folder(Path(out)) as folder:  # a failed run leaves no empty folder
+        for written in write_synth(folder, dim, n_images, seed, shp, augment, teacher, preview):
+            click.echo(str(written))
+
+
+#: Largest data set ``skelkit synth`` builds in memory.
+MAX_BYTES = 8 * 2**30
+
+
+def write_synth(out: Path, dim: int, n_images: int, seed: int, shape, augment: bool, teacher: bool,
+                preview: bool) -> list[Path]:
+    """Build the data set and write ``OUT/synth{dim}d.npz`` (and ``preview.png``); returns the paths written."""
     from tqdm import tqdm
 
     from ..data.bezier import synth_mask
@@ -36,18 +58,10 @@ def command(out, dim, n_images, seed, shape, augment, teacher, preview):
     from ..data.synth import teacher as teacher_fn
     from ..io.atomic import atomic_path
 
-    dim = int(dim)
-    if n_images < 1:
-        raise SkelkitError(f"-n must be >= 1, got {n_images}")
-    shp = _parse_shape(shape, dim) if shape else default_shape(dim)
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    shape = shape or default_shape(dim)
     masks, peels = [], []
     for i in tqdm(range(n_images), desc="synth", disable=not sys.stderr.isatty()):
-        if augment:
-            m = sample(dim, seed, i, shape=shp)
-        else:
-            m = synth_mask(shp, np.random.default_rng([seed, i]))
+        m = sample(dim, seed, i, shape=shape) if augment else synth_mask(shape, np.random.default_rng([seed, i]))
         masks.append(m)
         if teacher:
             peels.append(teacher_fn(m))
@@ -59,11 +73,11 @@ def command(out, dim, n_images, seed, shape, augment, teacher, preview):
     with atomic_path(path) as tmp:
         with open(tmp, "wb") as f:
             np.savez_compressed(f, **arrays)
-    click.echo(str(path))
+    written = [path]
     if preview:
-        pv = out / "preview.png"
-        write_preview(pv, arrays["mask"], arrays.get("skeleton"))
-        click.echo(str(pv))
+        written.append(out / "preview.png")
+        write_preview(written[-1], arrays["mask"], arrays.get("skeleton"))
+    return written
 
 
 def _parse_shape(text: str, dim: int) -> tuple[int, ...]:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import math
 import sys
+from pathlib import Path
 
 import click
 
 from ..errors import SkelkitError
+from ..io.atomic import created_folder
 
 
 @click.command("skelite")
@@ -40,12 +43,14 @@ def command(dim, preset, out, resume, steps, seed, batch_size, lr, n_images, val
         if v is not None and v < 1:
             raise SkelkitError(f"{name} must be >= 1, got {v}")
     for name, v in (("--lr", lr), ("--keep-weight", keep_weight)):
-        if v is not None and not v > 0:
-            raise SkelkitError(f"{name} must be > 0, got {v}")
-    if w_topo is not None and not w_topo >= 0:
-        raise SkelkitError(f"--w-topo must be >= 0, got {w_topo}")
+        if v is not None and not (math.isfinite(v) and v > 0):
+            raise SkelkitError(f"{name} must be a finite number > 0, got {v}")
+    if w_topo is not None and not (math.isfinite(w_topo) and w_topo >= 0):
+        raise SkelkitError(f"--w-topo must be a finite number >= 0, got {w_topo}")
     cfg = make_config(preset, int(dim), steps=steps, seed=seed, batch_size=batch_size, lr=lr, n_images=n_images,
                       val_every=val_every, threads=threads, keep_weight=keep_weight, w_topo=w_topo,
                       init=None if init is None else str(init))
-    path = train_skelite(out, cfg, resume=resume, progress=sys.stderr.isatty(), log=lambda s: click.echo(s, err=True))
+    with created_folder(Path(out)):  # a run that fails before writing leaves no empty folder
+        path = train_skelite(out, cfg, resume=resume, progress=sys.stderr.isatty(),
+                             log=lambda s: click.echo(s, err=True))
     click.echo(str(path))

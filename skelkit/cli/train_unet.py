@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import math
 import sys
+from pathlib import Path
 
 import click
 
 from ..errors import SkelkitError
+from ..io.atomic import created_folder
 
 _LOSSES = ["wfocal", "bce", "wbce", "dice", "jaccard", "focal"]
 
@@ -38,13 +41,18 @@ def command(data, out, config, width, epochs, loss, ensemble, resume, seed, hold
     root = data or default_root()
     if root is None:
         raise SkelkitError("no SkelNetOn data: pass --data DIR or set $SKELKIT_SKELNETON")
-    for name, v in (("--width", width), ("--epochs", epochs), ("--ensemble", ensemble), ("--batch-size", batch_size)):
+    for name, v in (("--width", width), ("--epochs", epochs), ("--ensemble", ensemble), ("--batch-size", batch_size),
+                    ("--max-train", max_train)):
         if v is not None and v < 1:
             raise SkelkitError(f"{name} must be >= 1, got {v}")
+    for name, v in (("--lr", lr), ("--max-minutes", max_minutes)):
+        if v is not None and not (math.isfinite(v) and v > 0):
+            raise SkelkitError(f"{name} must be a finite number > 0, got {v}")
     holdout = tuple(c for c in holdout_classes.split(",") if c)
     cfg = make_config(config, width=width, epochs=epochs, loss=loss, ensemble=ensemble, seed=seed,
                       holdout_classes=holdout, batch_size=batch_size, lr=lr, max_minutes=max_minutes,
                       max_train=max_train)
-    path = train_unet(root, out, cfg, resume=resume, progress=sys.stderr.isatty(),
-                      log=lambda s: click.echo(s, err=True))
+    with created_folder(Path(out)):  # a run that fails before writing leaves no empty folder
+        path = train_unet(root, out, cfg, resume=resume, progress=sys.stderr.isatty(),
+                          log=lambda s: click.echo(s, err=True))
     click.echo(str(path))

@@ -107,6 +107,8 @@ def read_nifti(path):
     if arr.ndim > 3 and all(n == 1 for n in arr.shape[3:]):
         arr = arr.reshape(arr.shape[:3])
     zooms = tuple(float(z) for z in img.header.get_zooms()[: arr.ndim])
+    if img.affine is None or not np.isfinite(img.affine).all():
+        raise SkelkitError(f"{path}: the NIfTI header holds a non-finite affine (NaN or inf); fix the header first")
     return arr, {"affine": img.affine.copy(), "header": img.header.copy(), "spacing": zooms}
 
 

@@ -349,8 +349,15 @@ def train_skelite(out, cfg: SkeliteConfig, *, resume: bool = False, progress: bo
         for grp in opt.param_groups:
             grp["lr"] = _lr(cfg, step)
         trace = []
-        y = model(x, trace=trace, sparse=cfg.sparse, border="continue")  # crops: structures go on outside
-        loss, parts = loss_fn(x, y, trace, peel, valid)
+        try:
+            y = model(x, trace=trace, sparse=cfg.sparse, border="continue")  # crops: structures go on outside
+            loss, parts = loss_fn(x, y, trace, peel, valid)
+        except RuntimeError as exc:  # e.g. BCE of NaN probabilities after a divergence
+            parts = {"loss": float("nan"), "error": str(exc).splitlines()[0]}
+        if not math.isfinite(parts["loss"]):
+            raise SkelkitError(f"training diverged at step {step + 1} ({parts.get('error', 'loss is not finite')}); "
+                               "try a lower --lr (checkpoints written so far are kept; --resume continues from the "
+                               "last one)")
         opt.zero_grad(set_to_none=True)
         loss.backward()
         nn.utils.clip_grad_norm_(model.parameters(), 1.0)

@@ -201,6 +201,9 @@ def _train_member(k: int, cfg: TrainConfig, data: dict, out: Path, resume: bool,
             if cfg.channels_last:
                 x = x.contiguous(memory_format=torch.channels_last)
             losses.append(train_step(model, opt, loss_fn, x, y, scaler))
+            if not np.isfinite(losses[-1]) and scaler is None:  # (mixed precision skips such steps itself)
+                raise SkelkitError(f"training diverged in epoch {st['epoch'] + 1} (loss {losses[-1]}); try a lower "
+                                   "--lr (checkpoints written so far are kept; --resume continues from the last one)")
             bar.set_postfix(loss=f"{np.mean(losses):.4f}")
         model.eval()
         proba = predict_batches(lambda x: torch.sigmoid(model(x)), data["cv_x"], dev, channels_last=cfg.channels_last)
