@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 import shutil
 import sys
 import weakref
@@ -103,6 +104,7 @@ def skeletonize(
     True
     """
     src = open_source(array_or_path)
+    name = str(array_or_path) if isinstance(array_or_path, (str, os.PathLike)) else "input"
     shape = tuple(int(s) for s in src.shape)
     chunk_shape = _chunk_shape(chunks, shape)
     plan = make_plan(method, len(shape), **options)
@@ -121,11 +123,11 @@ def skeletonize(
     if out is None and not in_memory and one_pass and scheduler is None and workers is None:
         import dask
 
-        check_values(src, mask.chunks, one_line_errors(dask.compute), threshold)
+        check_values(src, mask.chunks, one_line_errors(dask.compute), threshold, name)
         return step(mask, plan, n, halo_depth(mask.chunks, plan, n), np.ones(mask.numblocks, bool))
 
     with executor(scheduler, workers, progress) as compute:
-        check_values(src, mask.chunks, compute, threshold)  # same rules as a whole-volume run
+        check_values(src, mask.chunks, compute, threshold, name)  # same rules as a whole-volume run
         if in_memory:
             return _rounds(mask, plan, n, compute, None, progress)
         if out is not None:

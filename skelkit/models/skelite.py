@@ -60,6 +60,7 @@ def _builder(dim: int):
         except (RuntimeError, TypeError, AttributeError) as exc:
             first = str(exc).strip().splitlines()
             detail = first[1].strip() if len(first) > 1 else (first[0] if first else type(exc).__name__)
+            detail = detail if len(detail) <= 120 else detail[:117] + "..."
             raise SkelkitError(f"weights do not fit Skelite({dim}D): {detail}") from None
         return model
 
