@@ -33,6 +33,9 @@ from ..validate import as_binary, check_ndim
 from .weights import load_model
 
 FORMAT = "skelkit-unet-1"
+#: ``"paper"``: the published blocks (encoder: conv + residual block; decoder: four convs);
+#: ``"light"``: two convs per encoder and decoder block (about half the work).
+BLOCKS = ("paper", "light")
 RESIZE_MODES = ("pad", "bbox")
 BBOX_FILL = 0.86  # long side of the shape's box / frame; the SkelNetOn training median
 
@@ -69,14 +72,18 @@ class UNet(nn.Module):
     ``forward(x)``: x float tensor (B, 1, H, W) -> logits (B, 1, H, W).
     """
 
-    def __init__(self, width: int = 32, depth: int = 5):
+    def __init__(self, width: int = 32, depth: int = 5, in_channels: int = 1, block: str = "paper"):
         super().__init__()
-        if width < 1 or depth < 1:
-            raise SkelkitError(f"U-Net width and depth must be >= 1, got {width}, {depth}")
-        self.width, self.depth = int(width), int(depth)
+        if width < 1 or depth < 1 or in_channels < 1:
+            raise SkelkitError(f"U-Net width, depth and in_channels must be >= 1, got {width}, {depth}, {in_channels}")
+        if block not in BLOCKS:
+            raise SkelkitError(f"U-Net block must be one of {', '.join(BLOCKS)}, got {block!r}")
+        self.width, self.depth, self.in_channels, self.block = int(width), int(depth), int(in_channels), block
         chs = [width * 2**i for i in range(depth)]
+        light = block == "light"
         self.down = nn.ModuleList(
-            nn.Sequential(_conv_bn(cin, c), ResidualBlock(c)) for cin, c in zip([1] + chs[:-1], chs)
+            nn.Sequential(_conv_bn(cin, c), _conv_bn(c, c) if light else ResidualBlock(c))
+            for cin, c in zip([in_channels] + chs[:-1], chs)
         )
         mid = width * 2**depth
         self.bottleneck = nn.Sequential(nn.Conv2d(chs[-1], mid, 1), nn.ReLU(inplace=True),
@@ -84,7 +91,8 @@ class UNet(nn.Module):
         ups, convs, cin = [], [], mid
         for c in reversed(chs):
             ups.append(nn.ConvTranspose2d(cin, c, 2, stride=2))
-            convs.append(nn.Sequential(_conv_bn(2 * c, c), _conv_bn(c, c), _conv_bn(c, c), _conv_bn(c, c)))
+            n_more = 1 if light else 3
+            convs.append(nn.Sequential(_conv_bn(2 * c, c), *(_conv_bn(c, c) for _ in range(n_more))))
             cin = c
         self.up, self.up_convs = nn.ModuleList(ups), nn.ModuleList(convs)
         self.head = nn.Conv2d(width, 1, 1)
