@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q "torch==2.13.0"
-	$(BIN)/pip install -q -e ".[chunked,test]"
+	$(BIN)/pip install -q -e ".[chunked,analysis,test]"
 	touch $(STAMP)
 
 venv: $(STAMP)

@@ -175,7 +175,7 @@ def test_eval_json_values_for_a_known_pair(run_cli, tmp_path):
     assert row["f1"] == 1.0 and row["f1_exact"] == 0.0
     assert row["hausdorff"] == 1.0 and row["betti_error_0"] == 0
     code, out, _ = run_cli("eval", tmp_path / "pred.png", tmp_path / "gt.png", "--json", "--tolerance", "0",
-                           "--spacing", "9", "3", "1")
+                           "--spacing", "9,3,1")
     row = json.loads(out)["files"][0]
     assert row["f1"] == 0.0 and row["hausdorff"] == 3.0  # 2D uses the last two spacings (Y X)
 

@@ -28,9 +28,10 @@ ALLOWED = {
     "losses": BASE | {"_methods", "api", "core"},
     "chunked": BASE | {"_methods", "io"},
     "training": BASE | {"core", "io", "metrics", "models", "data", "losses"},
-    "cli": BASE | {"_methods", "api", "core", "io", "metrics", "models", "data", "losses", "chunked", "training",
+    "cli": BASE | {"_methods", "api", "core", "io", "metrics", "models", "data", "losses", "chunked", "training", "analysis",
                    "viz"},
-    "__init__": {"_methods", "api", "errors"},
+    "analysis": BASE | {"core", "io"},
+    "__init__": {"_methods", "api", "errors", "analysis"},
 }
 
 

@@ -385,11 +385,12 @@ def test_ome_zarr_from_the_cli_with_overlay(tmp_path):
     vol = np.zeros((24, 32, 32), bool)
     vol[4:20, 6:26, 8:24] = True
     _ome_zarr(tmp_path / "img.ome.zarr", vol)
-    for src, name in ((tmp_path / "img.ome.zarr", "img.zarr"), (tmp_path / "img.ome.zarr" / "0", "img_0.zarr")):
+    zarr = pytest.importorskip("zarr")
+    for src, name, level in ((tmp_path / "img.ome.zarr", "img.ome.zarr", "0"),  # OME-Zarr in, OME-Zarr out
+                             (tmp_path / "img.ome.zarr" / "0", "img.ome_0.zarr", "")):  # one of its arrays
         r = run("skeletonize", src, "-o", tmp_path / "out", "--chunks", "64", "--overlay")
         assert r.returncode == 0, r.stderr
-        zarr = pytest.importorskip("zarr")
-        np.testing.assert_array_equal(zarr.open_array(str(tmp_path / "out" / name), mode="r")[:],
+        np.testing.assert_array_equal(zarr.open_array(str(tmp_path / "out" / name / level), mode="r")[:],
                                       skelkit.skeletonize(vol))
         assert (tmp_path / "out" / f"{name[:-5]}_overlay.png").is_file()
     r = run("skeletonize", tmp_path / "img.ome.zarr", "-o", tmp_path / "f", "--format", "png")

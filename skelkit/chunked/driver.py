@@ -14,12 +14,12 @@ import numpy as np
 from ..errors import SkelkitError
 from ..io.atomic import atomic_dir, temp_dir
 from ..io.formats import format_of
-from .inputs import as_mask, check_values, on_disk, open_source
+from .inputs import as_mask, check_values, on_disk, open_source, source_spacing
 from .plans import make_plan
 from .rounds import grid_chunks, halo_depth, neighbourhood, round_depths
 from .tasks import overlap_round, step, store_round
 from .scheduler import executor, one_line_errors
-from .store import create_bool_array, scratch_dir
+from .store import create_bool_array, scratch_dir, write_spacing
 
 
 def skeletonize(
@@ -33,6 +33,7 @@ def skeletonize(
     progress: bool = False,
     threshold: float | None = None,
     iters_per_round: int | None = None,
+    out_meta: dict | None = None,
     **options,
 ):
     """Skeletonize a 2D image or 3D volume chunk by chunk, identically to a whole-volume run.
@@ -74,6 +75,10 @@ def skeletonize(
     iters_per_round : int, optional
         Iterations per round for ``"exact"`` (default: a halo of about a quarter
         chunk, or all ``max_num_iter`` in one round when they fit in one chunk).
+    out_meta : dict, optional
+        With ``out``: ``{"spacing": ..., "unit": ..., "ome": bool}``, recorded
+        with the output (array attributes, or an OME-Zarr group whose level
+        ``0`` is the skeleton).
     **options
         The method's options, as for :func:`skelkit.skeletonize` (e.g.
         ``max_num_iter=`` for ``"exact"``, ``num_iter=`` for ``"soft"`` and
@@ -131,13 +136,16 @@ def skeletonize(
         if in_memory:
             return _rounds(mask, plan, n, compute, None, progress)
         if out is not None:
+            meta = dict(out_meta or {})
             with atomic_dir(out) as final, scratch_dir(near=out) as scratch:
-                stores = _Stores(mask, chunk_shape, final, scratch, _expected_rounds(plan, n))
+                target = final / "0" if meta.get("ome") else final
+                stores = _Stores(mask, chunk_shape, target, scratch, _expected_rounds(plan, n))
                 _rounds(mask, plan, n, compute, stores, progress, *disk)
                 stores.finish(mask.chunks, compute)
+                write_spacing(final, target, meta.get("spacing"), meta.get("unit"), bool(meta.get("ome")))
             import zarr
 
-            return zarr.open_array(str(out), mode="r")
+            return zarr.open_array(str(out / "0" if meta.get("ome") else out), mode="r")
         scratch = temp_dir()
         try:
             stores = _Stores(mask, chunk_shape, scratch / "out.zarr", scratch, _expected_rounds(plan, n))
@@ -160,6 +168,7 @@ def skeletonize_path(
     workers: int | None = None,
     scheduler=None,
     progress: bool = True,
+    spacing=None,
     **kw,
 ) -> Path:
     """Skeletonize a Zarr/TIFF/.npy volume on disk into a Zarr folder (what ``skelkit skeletonize`` calls).
@@ -173,6 +182,10 @@ def skeletonize_path(
     method, chunks, workers, scheduler, progress, **kw
         As in :func:`skeletonize` (``threshold``, ``iters_per_round`` and the
         method's options).
+    spacing : sequence of float, optional
+        Pixel size recorded with the output; default the input's (OME-Zarr
+        scale, Zarr ``spacing`` attribute, TIFF metadata). An OME-Zarr input
+        gives an OME-Zarr output (a group with the skeleton as level ``0``).
 
     Returns
     -------
@@ -180,9 +193,16 @@ def skeletonize_path(
     """
     if not Path(in_path).exists():
         raise SkelkitError(f"input not found: {in_path}")
-    skeletonize(
-        in_path, method, chunks=chunks, out=out_path, scheduler=scheduler, workers=workers, progress=progress, **kw
-    )
+    src_spacing, unit, ome = source_spacing(in_path)
+    if spacing is not None:
+        nd = open_source(in_path).ndim
+        spacing = tuple(float(s) for s in spacing)
+        spacing = spacing * nd if len(spacing) == 1 else (spacing[-2:] if len(spacing) == 3 and nd == 2 else spacing)
+        if len(spacing) != nd:
+            raise SkelkitError(f"{in_path} is {nd}D but the spacing has {len(spacing)} numbers")
+    meta = {"spacing": src_spacing if spacing is None else spacing, "unit": unit, "ome": ome}
+    skeletonize(in_path, method, chunks=chunks, out=out_path, scheduler=scheduler, workers=workers,
+                progress=progress, out_meta=meta, **kw)
     return Path(out_path)
 
 

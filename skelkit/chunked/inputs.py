@@ -163,6 +163,69 @@ def _open_zarr(path: Path):
     raise SkelkitError(f"{path} is a Zarr group, not an array{hint}")
 
 
+def zarr_spacing(path) -> tuple:
+    """``(spacing, unit, is_ome)`` of a Zarr store on disk: OME-Zarr multiscales scale of the full-resolution
+    level, or an array's ``spacing``/``unit`` attributes (skelkit writes them); ``(None, None, False)`` if none.
+    ``is_ome``: the path is an OME-Zarr image (a group), not one of its arrays."""
+    import zarr
+
+    try:
+        node = zarr.open(str(path), mode="r")
+    except Exception:  # not readable here; open_source reports it
+        return None, None, False
+    if _is_zarr_array(node):
+        attrs = dict(node.attrs)
+        parent = Path(path).parent
+        try:
+            group = zarr.open_group(str(parent), mode="r")
+        except Exception:
+            group = None
+        if group is not None and _ome_level0(group) == Path(path).name:
+            return _ome_scale(group) + (False,)  # a level of an OME-Zarr image, named directly
+        sp = attrs.get("spacing")
+        return (tuple(float(v) for v in sp) if sp else None), attrs.get("unit"), False
+    if _ome_level0(node) is not None:
+        return _ome_scale(node) + (True,)
+    return None, None, False
+
+
+def source_spacing(path) -> tuple:
+    """``(spacing, unit, is_ome)`` of a chunked input on disk (Zarr, OME-Zarr, TIFF); Nones for ``.npy``."""
+    fmt = format_of(path)
+    if fmt is not None and fmt.name == "tif":
+        import tifffile
+
+        from ..io.codecs import tif_spacing
+
+        with tifffile.TiffFile(str(path)) as tif:
+            sp = tif_spacing(tif)
+        return (sp[0], sp[1], False) if sp else (None, None, False)
+    if fmt is not None and fmt.name == "npy":
+        return None, None, False
+    return zarr_spacing(path)
+
+
+def _ome_scale(group) -> tuple:
+    from .store import OME_UNITS
+
+    attrs = dict(group.attrs)
+    ms = (attrs.get("multiscales") or attrs.get("ome", {}).get("multiscales"))[0]
+    scale = None
+    for t in ms["datasets"][0].get("coordinateTransformations", []) + ms.get("coordinateTransformations", []):
+        if t.get("type") == "scale":
+            s = np.asarray(t["scale"], float)
+            scale = s if scale is None else scale * s
+    axes = ms.get("axes", [])
+    space = [i for i, a in enumerate(axes) if not isinstance(a, dict) or a.get("type") in (None, "space")]
+    unit = next((a.get("unit") for a in axes if isinstance(a, dict) and a.get("unit")), None)
+    unit = {v: k for k, v in OME_UNITS.items()}.get(unit, unit)
+    if scale is None:
+        return None, unit
+    if len(axes) == len(scale) and space:
+        scale = scale[space]
+    return tuple(float(v) for v in scale), unit
+
+
 def _ome_level0(group) -> str | None:
     """Path of the first (full-resolution) dataset of an OME-Zarr multiscales group (0.4 or 0.5), or None."""
     attrs = dict(group.attrs)

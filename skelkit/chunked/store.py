@@ -32,3 +32,36 @@ def create_bool_array(path, shape, chunk_shape):
     )
 
 
+
+
+#: Our unit names -> OME-NGFF's (and back).
+OME_UNITS = {"µm": "micrometer", "mm": "millimeter", "nm": "nanometer", "m": "meter", "cm": "centimeter"}
+
+
+def write_spacing(folder, array_path, spacing, unit, ome: bool) -> None:
+    """Record the pixel size with a Zarr output: array attributes, or OME-Zarr multiscales metadata.
+
+    Parameters
+    ----------
+    folder : path
+        The output store; with ``ome`` it becomes a group whose level ``0`` is ``array_path``.
+    spacing : sequence of float or None
+    unit : str or None
+    ome : bool
+    """
+    import zarr
+
+    if ome:
+        nd = zarr.open_array(str(array_path), mode="r").ndim
+        names = "zyx"[-nd:]
+        axes = [{"name": a, "type": "space", **({"unit": OME_UNITS[unit]} if unit in OME_UNITS else {})}
+                for a in names]
+        scale = [float(s) for s in (spacing if spacing is not None else [1.0] * nd)]
+        group = zarr.open_group(str(folder), mode="a")
+        group.attrs["ome"] = {"version": "0.5", "multiscales": [{
+            "name": "skeleton", "axes": axes,
+            "datasets": [{"path": "0", "coordinateTransformations": [{"type": "scale", "scale": scale}]}],
+        }]}
+    elif spacing is not None:
+        arr = zarr.open_array(str(array_path), mode="r+")
+        arr.attrs.update({"spacing": [float(s) for s in spacing], "unit": unit or "unknown"})

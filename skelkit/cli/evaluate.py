@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from ..errors import SkelkitError
+from .common import parse_spacing, spacing_for
 
 # (metric key, table header, format); betti_error_2 only appears for 3D pairs
 COLUMNS = [
@@ -83,8 +84,9 @@ def format_table(rows: list[dict], mean: dict) -> str:
 @click.argument("pred", type=click.Path(path_type=Path))
 @click.argument("gt", type=click.Path(path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table (inf distances are null).")
-@click.option("--spacing", nargs=3, type=float, metavar="Z Y X",
-              help="Pixel size per axis for distances (2D uses Y X). Default: NIfTI voxel size, else 1.")
+@click.option("--spacing", default=None, metavar="Z,Y,X",
+              help="Pixel size per axis for distances: Y,X or Z,Y,X (2D uses the last two) or one number. "
+                   "Default: the reference file's (NIfTI, TIFF), else 1.")
 @click.option("--tolerance", default=1.0, show_default=True, type=click.FloatRange(min=0),
               help="Matching radius in pixels for precision/recall/F1.")
 @click.option("--threshold", type=float, help="Binarise grey-level files with value > T.")
@@ -97,6 +99,7 @@ def command(pred, gt, as_json, spacing, tolerance, threshold):
     from ..io import read_image
     from ..metrics import evaluate_pair
 
+    spacing = parse_spacing(spacing)
     pairs, only_pred, only_gt = pair_files(pred, gt)
     rows = []
     for name, pf, gf in pairs:
@@ -104,7 +107,7 @@ def command(pred, gt, as_json, spacing, tolerance, threshold):
         g, gmeta = read_image(gf, threshold)
         if p.shape != g.shape:
             raise SkelkitError(f"{pf} has shape {p.shape} but {gf} has shape {g.shape}")
-        sp = spacing[-p.ndim:] if spacing else gmeta.get("spacing")
+        sp = spacing_for(spacing, p.ndim, gmeta, gf)
         rows.append({"name": name, **evaluate_pair(p, g, spacing=sp, tolerance=tolerance)})
     mean = mean_metrics([{k: v for k, v in r.items() if k != "name"} for r in rows])
     if as_json:

@@ -20,6 +20,7 @@ from ..errors import SkelkitError
 # subcommand name -> module under skelkit.cli
 SUBCOMMANDS = {
     "skeletonize": "skeletonize",
+    "analyze": "analyze",
     "eval": "evaluate",
     "synth": "synth",
     "train": "train",

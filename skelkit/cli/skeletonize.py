@@ -7,10 +7,12 @@ import sys
 from pathlib import Path
 
 import click
+import numpy as np
 
 from ..errors import SkelkitError
 from ..io.atomic import created_folder, remove_stale, state
 from ..io.formats import format_options, is_zarr, output_name, split_suffix
+from .common import parse_spacing, spacing_for
 from .method_flags import method_help, method_options, option_flags
 
 
@@ -55,26 +57,40 @@ def _plan(inputs, out_dir: Path, fmt, overlay: bool, prob: bool) -> list[tuple[P
 
 
 def zarr_output_name(path: Path) -> str:
-    """``NAME.zarr`` for a Zarr input: ``img.zarr`` and ``img.ome.zarr`` give ``img.zarr``; an array inside a
-    store (``img.ome.zarr/0``) gives ``img_0.zarr``."""
+    """Output name for a Zarr input: its own name (``img.zarr``, ``img.ome.zarr``); an array inside a store
+    (``img.ome.zarr/0``) gives ``img.ome_0.zarr``."""
     name = path.resolve().name
     if name.lower().endswith(".zarr"):
-        stem = name[: -len(".zarr")]
-        return (stem[: -len(".ome")] if stem.lower().endswith(".ome") else stem) + ".zarr"
+        return name  # an OME-Zarr image gives an OME-Zarr skeleton, a plain array a plain array
     parent = zarr_output_name(path.resolve().parent)[: -len(".zarr")] if is_zarr(path.resolve().parent) else ""
     return f"{parent}_{name}.zarr" if parent else f"{name}.zarr"
 
 
-def _run_file(path: Path, outs: dict, method: str, threshold, kw: dict, expect: dict) -> None:
-    """Skeletonize one image file; writes all its outputs or none of them (what was there stays on failure)."""
+def _run_file(path: Path, outs: dict, method: str, threshold, kw: dict, expect: dict, post: dict) -> None:
+    """Skeletonize one image file; writes all its outputs or none of them (what was there stays on failure).
+
+    ``post``: ``spacing`` (tuple or None), ``prune`` (length or None), ``labels`` (bool).
+    """
     from .._methods import get_method
-    from ..api import skeletonize
-    from ..io import read_image, write_image
+    from ..api import skeletonize, skeletonize_labels
+    from ..io import read_array, read_image, write_image
     from ..io.atomic import atomic_files
 
-    mask, meta = read_image(path, threshold)
+    if post["labels"]:
+        labels, meta = read_array(path)
+        mask = labels != 0
+    else:
+        mask, meta = read_image(path, threshold)
+    sp = spacing_for(post["spacing"], mask.ndim, meta, path)
+    if sp is not None:
+        meta = {**meta, "spacing": sp}
     try:
-        skel = skeletonize(mask, method=method, **kw)
+        if post["labels"]:
+            skel = skeletonize_labels(labels, method, **kw)
+        else:
+            skel = skeletonize(mask, method=method, **kw)
+        if post["prune"]:
+            skel = _pruned(skel, post["prune"], sp, post["labels"])
         proba = None
         if "prob" in outs:
             m = get_method(method)
@@ -84,14 +100,27 @@ def _run_file(path: Path, outs: dict, method: str, threshold, kw: dict, expect: 
     except (RuntimeError, MemoryError) as exc:  # e.g. torch out of memory: one line, not a traceback
         raise SkelkitError(f"{path}: method {method!r} failed: {exc.__class__.__name__}: {exc}") from None
     with atomic_files() as group:
-        write_image(group.stage(outs["skeleton"], expect[outs["skeleton"]]), skel, meta)
+        write_image(group.stage(outs["skeleton"], expect[outs["skeleton"]]), skel, meta, labels=post["labels"])
         if "overlay" in outs:
             from ..viz import save_overlay, view_2d
 
             fmt = meta.get("format")
-            save_overlay(group.stage(outs["overlay"], expect[outs["overlay"]]), view_2d(mask, fmt), view_2d(skel, fmt))
+            save_overlay(group.stage(outs["overlay"], expect[outs["overlay"]]), view_2d(mask, fmt),
+                         view_2d(skel != 0, fmt))
         if proba is not None:
             write_image(group.stage(outs["prob"], expect[outs["prob"]]), proba)
+
+
+def _pruned(skel, length, spacing, labels: bool):
+    from ..analysis import prune
+
+    if not labels:
+        return prune(skel, length, spacing)
+    out = skel.copy()
+    for lab in np.unique(skel[skel != 0]):  # each label's skeleton on its own
+        keep = prune(skel == lab, length, spacing)
+        out[(skel == lab) & ~keep] = 0
+    return out
 
 
 def _with_name(path: Path, exc: Exception) -> str:
@@ -131,6 +160,13 @@ def make_command() -> click.Command:
                      help="Iteration limit (the method's own iteration option)."),
         click.Option(["--prob"], is_flag=True, help="Also write NAME_prob.tif (skeleton probability; "
                      + ", ".join(m.name for m in METHODS.values() if m.proba) + ")."),
+        click.Option(["--labels"], is_flag=True,
+                     help="Inputs are label images: one skeleton per label, each pixel keeps its label."),
+        click.Option(["--prune", "prune_length"], type=click.FloatRange(min=0),
+                     help="Remove terminal branches shorter than this (spacing units); topology is kept."),
+        click.Option(["--spacing"], metavar="Z,Y,X",
+                     help="Pixel size per axis (or one number), used by --prune and written with the outputs; "
+                          "default: the file's (NIfTI, TIFF, OME-Zarr)."),
         *option_flags(),
         click.Option(["--chunks"], type=click.IntRange(min=1), help=".zarr inputs: chunk side in voxels."),
         click.Option(["--workers"], type=click.IntRange(min=1), help=".zarr inputs: local worker processes."),
@@ -146,8 +182,8 @@ def make_command() -> click.Command:
     return click.Command("skeletonize", params=params, callback=run, help=doc)
 
 
-def run(inputs, out_dir, method, threshold, fmt, overlay, max_iter, prob, chunks, workers, scheduler, keep_going,
-        **flags):
+def run(inputs, out_dir, method, threshold, fmt, overlay, max_iter, prob, labels, prune_length, spacing, chunks,
+        workers, scheduler, keep_going, **flags):
     """Body of ``skelkit skeletonize`` (see :func:`make_command`)."""
     from tqdm import tqdm
 
@@ -156,9 +192,16 @@ def run(inputs, out_dir, method, threshold, fmt, overlay, max_iter, prob, chunks
     kw = method_options(method, flags, max_iter)  # an unknown method is a one-line error here
     if prob and get_method(method).proba is None:
         raise SkelkitError(f"--prob needs a method with a probability map, not {method!r}")
+    post = {"spacing": parse_spacing(spacing), "prune": prune_length, "labels": labels}
+    if labels and threshold is not None:
+        raise SkelkitError("--labels and --threshold exclude each other (labels are the values themselves)")
+    if (labels or prune_length) and any(is_zarr(p) for p in inputs):
+        raise SkelkitError("--labels and --prune are for image files; Zarr volumes run chunk by chunk without them")
     chunked_kw = {k: v for k, v in (("chunks", chunks), ("workers", workers), ("scheduler", scheduler)) if v}
     if chunked_kw and not any(is_zarr(p) for p in inputs):
         raise SkelkitError("--chunks, --workers and --scheduler apply to .zarr inputs only")
+    if post["spacing"] is not None:
+        chunked_kw["spacing"] = post["spacing"]
     plan = _plan(inputs, out_dir, fmt, overlay, prob)
     if not keep_going:  # fail before writing anything when an input is plainly missing
         for p in inputs:
@@ -175,7 +218,7 @@ def run(inputs, out_dir, method, threshold, fmt, overlay, max_iter, prob, chunks
                 if is_zarr(path):
                     _run_zarr(path, outs, method, threshold, kw, chunked_kw)
                 else:
-                    _run_file(path, outs, method, threshold, kw, expect)
+                    _run_file(path, outs, method, threshold, kw, expect, post)
             except SkelkitError as exc:
                 if not keep_going:
                     raise

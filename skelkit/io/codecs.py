@@ -80,6 +80,7 @@ def read_tif(path):
             series = tif.series[0]
             axes = series.axes
             arr = series.asarray()
+            spacing = tif_spacing(tif)
     finally:
         log.removeHandler(handler)
     if handler.messages:
@@ -91,7 +92,46 @@ def read_tif(path):
         keep = [i for i, n in enumerate(arr.shape) if n > 1 or i >= arr.ndim - 2]
         arr = arr.reshape([arr.shape[i] for i in keep])
         axes = "".join(axes[i] for i in keep) if len(axes) == len(keep) else axes
-    return arr, {"axes": axes}
+    meta = {"axes": axes}
+    if spacing is not None:
+        meta["spacing"], meta["unit"] = spacing[0][-arr.ndim:] if len(spacing[0]) >= arr.ndim else None, spacing[1]
+        if meta["spacing"] is None:
+            del meta["spacing"], meta["unit"]
+    return arr, meta
+
+
+def tif_spacing(tif) -> tuple | None:
+    """``((dz, dy, dx), unit)`` from OME-XML or ImageJ metadata of an open ``tifffile.TiffFile``, or None.
+
+    ImageJ keeps x/y in the resolution tags (pixels per unit) and z in its
+    ``spacing`` entry; OME-TIFF has ``PhysicalSizeX/Y/Z``.
+    """
+    if tif.is_ome and tif.ome_metadata:
+        import re
+
+        px = re.search(r"<Pixels\b[^>]*>", tif.ome_metadata)
+        if px:
+            attrs = dict(re.findall(r'(\w+)="([^"]*)"', px.group(0)))
+            size = [attrs.get(f"PhysicalSize{a}") for a in "ZYX"]
+            if size[1] and size[2]:
+                unit = attrs.get("PhysicalSizeXUnit", "µm")
+                return tuple(float(v) for v in ([size[0]] if size[0] else [1.0]) + size[1:]), unit
+    page = tif.pages[0]
+    tags = page.tags
+    if "XResolution" not in tags or "YResolution" not in tags:
+        return None
+    xr, yr = (tags[t].value for t in ("XResolution", "YResolution"))
+    per_x, per_y = xr[0] / xr[1], yr[0] / yr[1]
+    if per_x <= 0 or per_y <= 0:
+        return None
+    ij = tif.imagej_metadata or {}
+    if not ij and (per_x, per_y) == (1.0, 1.0):
+        return None  # the writer's default, no physical size
+    unit = ij.get("unit", "pixel" if ij else "unknown")
+    sp = (float(ij.get("spacing", 1.0)), 1.0 / per_y, 1.0 / per_x)
+    if unit == "pixel" and sp == (1.0, 1.0, 1.0):
+        return None  # ImageJ's "not calibrated"
+    return sp, ("µm" if unit in ("micron", "um", "\\u00B5m") else unit)
 
 
 def read_npy(path):
@@ -107,9 +147,11 @@ def read_nifti(path):
     if arr.ndim > 3 and all(n == 1 for n in arr.shape[3:]):
         arr = arr.reshape(arr.shape[:3])
     zooms = tuple(float(z) for z in img.header.get_zooms()[: arr.ndim])
+    unit = img.header.get_xyzt_units()[0]
     if img.affine is None or not np.isfinite(img.affine).all():
         raise SkelkitError(f"{path}: the NIfTI header holds a non-finite affine (NaN or inf); fix the header first")
-    return arr, {"affine": img.affine.copy(), "header": img.header.copy(), "spacing": zooms}
+    return arr, {"affine": img.affine.copy(), "header": img.header.copy(), "spacing": zooms,
+                 "unit": {"mm": "mm", "micron": "µm", "meter": "m"}.get(unit, "unknown")}
 
 
 # -- writers -------------------------------------------------------------------
@@ -123,15 +165,29 @@ def write_png(tmp, arr, meta):
 
     if arr.ndim != 2:
         raise SkelkitError(f"PNG holds 2D images only, got shape {arr.shape}; use .tif, .npy or .nii.gz")
-    if arr.dtype != bool:
-        raise SkelkitError("PNG output is for binary masks; write probability maps as .tif or .npy")
+    if np.issubdtype(arr.dtype, np.floating):
+        raise SkelkitError("PNG output is for binary masks and labels; write probability maps as .tif or .npy")
     Image.fromarray(_encoded(arr)).save(tmp, format="PNG")
 
 
 def write_tif(tmp, arr, meta):
+    """ImageJ-style TIFF (axes YX or ZYX, so stacks open as stacks), with the pixel size when it is known."""
     import tifffile
 
-    tifffile.imwrite(tmp, _encoded(arr), photometric="minisblack", compression="zlib")
+    meta = meta or {}
+    data = _encoded(arr)
+    md = {"axes": "ZYX" if data.ndim == 3 else "YX"}
+    kw = {}
+    sp = meta.get("spacing")
+    if sp is not None and len(sp) == data.ndim:
+        kw["resolution"] = (1.0 / sp[-1], 1.0 / sp[-2])
+        md["unit"] = {"µm": "micron", "um": "micron"}.get(meta.get("unit") or "pixel", meta.get("unit") or "pixel")
+        if data.ndim == 3:
+            md["spacing"] = float(sp[0])
+    if data.dtype not in (np.uint8, np.uint16, np.float32):  # ImageJ's types; other labels as a plain TIFF
+        tifffile.imwrite(tmp, data, photometric="minisblack", compression="zlib", **kw)
+        return
+    tifffile.imwrite(tmp, data, imagej=True, metadata=md, compression="zlib", **kw)
 
 
 def write_npy(tmp, arr, meta):
@@ -146,9 +202,16 @@ def write_nifti(tmp, arr, meta):
     header = meta.get("header")
     header = header.copy() if isinstance(header, nib.Nifti1Header) else None
     affine = meta.get("affine")
-    affine = np.eye(4) if affine is None else np.asarray(affine, dtype=float)
+    if affine is None:  # from another format: voxel axes scaled by the spacing, if any
+        affine = np.eye(4)
+        sp = meta.get("spacing")
+        if sp is not None and len(sp) == arr.ndim:
+            affine[range(arr.ndim), range(arr.ndim)] = sp
+    affine = np.asarray(affine, dtype=float)
     data = _encoded(arr, high=1)  # label convention: 0/1
     img = nib.Nifti1Image(data, affine, header)
+    if header is None and meta.get("unit") in ("mm", "µm", "m"):
+        img.header.set_xyzt_units({"mm": "mm", "µm": "micron", "m": "meter"}[meta["unit"]])
     img.header.set_data_dtype(data.dtype)
     img.header.set_slope_inter(1, 0)
     nib.save(img, str(tmp))

@@ -88,7 +88,7 @@ def read_image(path, threshold: float | None = None) -> tuple[np.ndarray, dict]:
     return as_binary(arr, threshold, name=str(path)), meta
 
 
-def write_image(path, mask, meta: dict | None = None) -> Path:
+def write_image(path, mask, meta: dict | None = None, *, labels: bool = False) -> Path:
     """Write a mask (or a float map) atomically; the format follows the extension.
 
     Parameters
@@ -101,7 +101,12 @@ def write_image(path, mask, meta: dict | None = None) -> Path:
         written as float32 to TIFF, NPY or NIfTI.
     meta : dict, optional
         From :func:`read_image`; NIfTI output reuses its ``affine`` and
-        ``header`` (identity affine otherwise).
+        ``header``; ``spacing`` (and ``unit``) are written to TIFF (ImageJ
+        resolution and z spacing) and NIfTI (the affine when there is no
+        header). PNG and NPY hold no pixel size.
+    labels : bool
+        ``mask`` is a label image (integers, 0 background): written with its
+        values (PNG: up to 65535) instead of as a binary mask.
 
     Returns
     -------
@@ -119,7 +124,16 @@ def write_image(path, mask, meta: dict | None = None) -> Path:
     if fmt is None:
         raise SkelkitError(f"cannot write {path}: unsupported output type (use one of {', '.join(suffixes(writable=True))})")
     arr = np.asarray(mask)
-    if np.issubdtype(arr.dtype, np.floating):
+    if labels:
+        check_ndim(arr, name="output")
+        if not np.issubdtype(arr.dtype, np.integer) or arr.dtype == bool:
+            raise SkelkitError(f"label output must be an integer array, got {arr.dtype}")
+        top = int(arr.max(initial=0))
+        if fmt.name == "png" and (top > 65535 or int(arr.min(initial=0)) < 0):
+            raise SkelkitError(f"cannot write {path}: PNG holds labels 0..65535 only; use .tif, .npy or .nii.gz")
+        arr = arr.astype(np.uint8 if top < 256 and arr.min(initial=0) >= 0 else
+                         (np.uint16 if top < 65536 and arr.min(initial=0) >= 0 else np.int32))
+    elif np.issubdtype(arr.dtype, np.floating):
         check_ndim(arr, name="output")
         arr = arr.astype(np.float32)
     else:
