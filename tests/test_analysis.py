@@ -139,13 +139,15 @@ def test_small_cycles_opened_on_request():
 def test_against_skan_branch_count_and_pixel_length():
     """The same skeletons through skan: branch counts agree, and our pixel_length is skan's branch distance."""
     skan = pytest.importorskip("skan")
-    from skelkit.data.examples import horse_mask, tube_volume
+    from skelkit.data.examples import blobs, horse_mask, tube_volume
 
-    for mask, sp in ((horse_mask(), (1.0, 1.0)), (tube_volume(), (2.0, 1.0, 1.0))):
+    for mask, sp in ((horse_mask(), (1.0, 1.0)), (blobs(), (1.0, 1.0)), (tube_volume(), (2.0, 1.0, 1.0))):
         skel = skelkit.skeletonize(mask)
         ours = analyze(skel, spacing=sp)
         theirs = skan.summarize(skan.Skeleton(skel, spacing=sp), separator="_")
-        assert len(theirs) == len(ours.branches)
+        # skan links touching junction pixels by one-step branches; skelkit merges them into one junction
+        links = (theirs["branch_type"] == 2) & (theirs["branch_distance"] <= np.linalg.norm(sp) + 1e-9)
+        assert len(theirs) - int(links.sum()) == len(ours.branches)
         assert theirs["branch_distance"].sum() == pytest.approx(sum(b["pixel_length"] for b in ours.branches),
                                                                 rel=0.02)
 
