@@ -250,3 +250,39 @@ def test_binary_loss_symmetric_and_bounded(seed, density, skeletonizer):
     ab, ba = loss(a, b), loss(b, a)
     torch.testing.assert_close(ab, ba)
     assert ((ab >= 0) & (ab <= 1)).all()
+
+
+@pytest.mark.parametrize("method", ["exact", "skelite"])
+def test_hard_skeleton_gives_no_gradient_to_background(method):
+    """Tprec's prediction skeleton: pixels the binarised prediction calls background get exactly zero gradient."""
+    if method == "skelite":
+        _needs_weights("skelite")
+    torch.manual_seed(0)
+    t = _vessels_2d()
+    p = (0.7 * t + 0.3 * torch.rand_like(t)).clamp(0, 1).requires_grad_(True)
+    s = skelkit.skeletonize(p, method=method)
+    (s * torch.rand_like(s)).sum().backward()
+    background = p.detach() <= 0.5
+    assert background.any() and torch.all(p.grad[background] == 0)
+    assert p.grad[s.detach() > 0.5].abs().sum() > 0
+
+
+def test_hybrid_and_noise_options():
+    _needs_weights("skelite")
+    torch.manual_seed(1)
+    t = _vessels_2d()
+    logits = (6 * t - 3 + torch.randn_like(t)).requires_grad_(True)
+    hard = ClDiceLoss("skelite", sigmoid=True)(logits, t)
+    hyb = ClDiceLoss("skelite", sigmoid=True, hybrid=True)
+    value = hyb(logits, t)
+    assert float(value) == pytest.approx(float(hard))  # the hard skeleton's value...
+    value.backward()
+    p = torch.sigmoid(logits.detach())
+    assert logits.grad[p <= 0.5].abs().sum() > 0  # ...with the soft skeleton's gradient, which reaches p < 0.5
+    noisy = ClDiceLoss("skelite", sigmoid=True, noise=0.33)
+    a, b = float(noisy(logits, t)), float(noisy(logits, t))
+    assert a != b  # sampled each call in training mode
+    noisy.eval()
+    assert float(noisy(logits, t)) == pytest.approx(float(hard))
+    with pytest.raises(SkelkitError, match="hard skeletonizers"):
+        ClDiceLoss("soft", hybrid=True)

@@ -12,5 +12,10 @@ def straight_through(x, hard):
 
 
 def straight_through_step(x):
-    """``x > 0.5`` in the forward pass, identity gradient."""
+    """``x > 0.5`` in the forward pass, identity gradient (everywhere, background included)."""
     return x + ((x > 0.5).to(x.dtype) - x).detach()
+
+
+def binarise_kept(x):
+    """``x > 0.5`` in the forward pass, gradient only where it is 1: ``straight_through(x, x > 0.5)``."""
+    return straight_through(x, (x > 0.5).to(x.dtype))

@@ -98,6 +98,22 @@ class ClDiceLoss(nn.Module):
         Use the skeletonizer's topology guard (Skelite: deletions restricted
         to simple, non-endpoint pixels); only for skeletonizers with a
         ``guard`` option.
+    hybrid : bool
+        Hard skeleton in the forward pass, the soft skeleton's gradient in
+        the backward pass (for hard skeletonizers): the loss value is the
+        hard skeleton's clDice, while the gradient reaches every ridge of the
+        probabilities on both sides of 0.5, sub-threshold specks included
+        (a hard skeleton's straight-through gradient reaches only pixels
+        already above 0.5).
+    noise : float
+        Menten et al. (ICCV 2023): before the hard skeleton of the
+        prediction, sample ``sigmoid((logit(p) + noise * L) / noise_tau)``
+        with ``L`` standard logistic noise (their ``beta``, 0.33), so pixels
+        near 0.5 enter the skeleton in some steps and not in others. 0 (the
+        default) turns it off; applied in training mode only (``loss.eval()``
+        turns it off).
+    noise_tau : float
+        Temperature of that sampling (their ``tau``, 1).
     skeletonizer_kwargs : dict, optional
         Further options of the skeletonizer, checked against the method
         table, e.g. ``{"weights": path}`` for Skelite.
@@ -132,6 +148,9 @@ class ClDiceLoss(nn.Module):
         reduction: str = "mean",
         guard: bool = False,
         skeletonizer_kwargs: dict | None = None,
+        hybrid: bool = False,
+        noise: float = 0.0,
+        noise_tau: float = 1.0,
     ):
         super().__init__()
         if skeletonizer not in skeletonizers():
@@ -157,6 +176,11 @@ class ClDiceLoss(nn.Module):
         if guard:
             kwargs["guard"] = True
         method.bind(kwargs, "torch")  # unknown or bad options fail here, not in the first training step
+        if (hybrid or noise) and method.soft_output:
+            raise SkelkitError(f"hybrid and noise are for hard skeletonizers, not {skeletonizer!r}")
+        if not (noise >= 0 and noise_tau > 0):
+            raise SkelkitError(f"noise must be >= 0 and noise_tau > 0, got {noise!r}, {noise_tau!r}")
+        self.hybrid, self.noise, self.noise_tau = bool(hybrid), float(noise), float(noise_tau)
         self.skeletonizer = skeletonizer
         self.num_iter = num_iter
         self.smooth = float(smooth)
@@ -172,7 +196,9 @@ class ClDiceLoss(nn.Module):
         return reduce_loss(self._per_channel(prob, onehot), self.reduction)
 
     def _per_channel(self, prob, onehot):
-        return cldice_per_channel(prob, onehot, self.skeletonizer, smooth=self.smooth, **self.skeletonizer_kwargs)
+        return cldice_per_channel(prob, onehot, self.skeletonizer, smooth=self.smooth, hybrid=self.hybrid,
+                                  noise=self.noise if self.training else 0.0, noise_tau=self.noise_tau,
+                                  **self.skeletonizer_kwargs)
 
     def extra_repr(self) -> str:
         return (
@@ -214,14 +240,15 @@ class DiceClDiceLoss(ClDiceLoss):
         return f"alpha={self.alpha}, " + super().extra_repr()
 
 
-def cldice_per_channel(prob, target, skeletonizer="soft", *, smooth=1.0, **options):
+def cldice_per_channel(prob, target, skeletonizer="soft", *, smooth=1.0, hybrid=False, noise=0.0, noise_tau=1.0,
+                       **options):
     """clDice loss per batch item and channel.
 
     Parameters
     ----------
     prob : torch.Tensor, shape (B, C, H, W) or (B, C, D, H, W), float in [0, 1]
     target : torch.Tensor, same shape, float in [0, 1]
-    skeletonizer, smooth
+    skeletonizer, smooth, hybrid, noise, noise_tau
         As :class:`ClDiceLoss`.
     **options
         The skeletonizer's options, passed to :func:`skelkit.skeletonize`.
@@ -231,7 +258,13 @@ def cldice_per_channel(prob, target, skeletonizer="soft", *, smooth=1.0, **optio
     loss : torch.Tensor, shape (B, C)
     """
     soft = get_method(skeletonizer).soft_output
-    skel_pred = skeletonize_channels(prob, skeletonizer, **options)
+    sampled = logistic_sample(prob, noise, noise_tau) if noise > 0 else prob
+    skel_pred = skeletonize_channels(sampled, skeletonizer, **options)
+    if hybrid:  # forward: the hard skeleton; backward: the soft skeleton's gradient
+        from ..core.soft import soft_skeleton
+
+        s = soft_skeleton(prob)
+        skel_pred = skel_pred.detach() + (s - s.detach())
     with torch.no_grad():
         tgt = target if soft else (target > 0.5).to(prob.dtype)
         skel_true = skeletonize_channels(tgt, skeletonizer, **options)
@@ -241,6 +274,13 @@ def cldice_per_channel(prob, target, skeletonizer="soft", *, smooth=1.0, **optio
     tprec = ((skel_pred * target).sum(dims) + smooth) / (skel_pred.sum(dims) + smooth)
     tsens = ((skel_true * prob).sum(dims) + smooth) / (skel_true.sum(dims) + smooth)
     return 1.0 - 2.0 * tprec * tsens / (tprec + tsens)
+
+
+def logistic_sample(prob, beta: float, tau: float = 1.0):
+    """``sigmoid((logit(prob) + beta * L) / tau)`` with ``L`` standard logistic noise (Menten et al., ICCV 2023)."""
+    p = prob.clamp(1e-6, 1 - 1e-6)
+    u = torch.rand_like(p).clamp(1e-6, 1 - 1e-6)
+    return torch.sigmoid((torch.log(p) - torch.log1p(-p) + beta * (torch.log(u) - torch.log1p(-u))) / tau)
 
 
 def dice_per_channel(prob, target, smooth=1.0):

@@ -12,8 +12,12 @@ lets a tiny CNN decide which shell pixels to delete from the skeleton estimate:
 
 ``g`` is four 3x3 (3x3x3) convolutions 3->32->64->32->1 with ReLU. The loop
 runs until ``C`` is empty (or ``num_iter`` times), so any width is handled.
-Inference binarises the deletions at 0.5 with a straight-through step, so the
-output is binary yet differentiable.
+With ``hard=True`` the input and the deletions are binarised at 0.5 with
+straight-through steps, so the output is binary yet differentiable. The
+input's step passes gradient only to the pixels it keeps (``x > 0.5``): an
+identity step would hand every background pixel a gradient through the
+skeleton it never joins (inside clDice's precision term that was most of the
+gradient, the same for every background pixel whatever its probability).
 
 Beyond the paper, ``guard=True`` accepts a deletion only where the pixel is
 simple and not an end point, direction by direction and one subfield at a
@@ -47,7 +51,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .._compat import renamed
-from ..core.autograd import straight_through, straight_through_step
+from ..core.autograd import binarise_kept, straight_through
 from ..core.depth import city_block_depth, no_background_depth
 from ..core.geometry import BORDER_PAD, crop_border, pad_border
 from ..core.morphology import erode_cross
@@ -284,7 +288,7 @@ class Skelite(nn.Module):
                                border="continue")
             return crop_border(out)
         if hard:
-            x = straight_through_step(x)
+            x = binarise_kept(x)
         n_max = max_iters(x.shape[2:]) if num_iter is None else int(num_iter)
         C = S = x
         for _ in range(n_max):
