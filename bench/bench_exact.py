@@ -1,13 +1,19 @@
-"""Speed of exact thinning (`skelkit.core.thinning.thin`) next to scikit-image's skeletonize.
+"""Speed of exact thinning next to the libraries a user would pick instead, measured side by side.
 
-Runs both methods on the same inputs in one process, interleaved, and reports
-the median of several timed runs after a warm-up call (2D: Zhang's method in
-scikit-image; 3D: Lee's). "cold" is our first call on a fresh 3D memo table.
-Prints a table and writes ``bench/results/exact.json``.
+Peers (each skipped with a note where not installed): scikit-image ``skeletonize``
+(Zhang-Suen in 2D, Lee in 3D), DIPlib ``EuclideanSkeleton`` (``pip install diplib``),
+OpenCV ``ximgproc.thinning`` (Zhang-Suen, 2D; ``pip install opencv-contrib-python-headless``).
+Everything runs in this process with one thread, interleaved (one call of each
+method in turn, repeated), after a warm-up call; the figure is the median. The
+compiled kernel's cold start (a fresh process: import, first 2D and first 3D
+call with an empty 3D memo table) is measured in a subprocess. Every output is
+checked: Betti numbers equal to the input's, and 2x2(x2) blocks left.
 
 Usage::
 
     OMP_NUM_THREADS=1 .venv/bin/python bench/bench_exact.py [--quick] [--repeats N]
+
+Writes ``bench/results/exact.json`` and prints each input's exact / fastest-peer ratio.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ import argparse
 import json
 import os
 import platform
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -24,10 +31,9 @@ import numpy as np
 
 import inputs  # noqa: E402  (bench/inputs.py: this script's folder is on sys.path)
 
-from skelkit.core import simple  # noqa: E402
 from skelkit.core.thinning import thin  # noqa: E402
 from skelkit.io.atomic import atomic_write_text  # noqa: E402
-from skelkit.metrics.topology import betti_numbers  # noqa: E402
+from skelkit.metrics import betti_numbers, full_blocks  # noqa: E402
 
 
 def _cpu_model() -> str:
@@ -40,102 +46,174 @@ def _cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
-def _times(fn, x, repeats: int) -> list[float]:
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn(x)
-        times.append(time.perf_counter() - t)
-    return times
+def peers() -> tuple[dict, dict]:
+    """``({name: fn(mask) -> skeleton}, {name: why not available})``, all single-threaded."""
+    found, missing = {}, {}
+    from skimage.morphology import skeletonize
+
+    found["skimage"] = lambda m: skeletonize(m)
+    try:
+        import diplib as dip
+
+        dip.SetNumberOfThreads(1)
+        found["diplib"] = lambda m: np.asarray(dip.EuclideanSkeleton(m, endPixelCondition="natural",
+                                                                     edgeCondition="background"), bool)
+    except ImportError as exc:
+        missing["diplib"] = f"not installed ({exc}); pip install diplib"
+    try:
+        import cv2
+
+        cv2.setNumThreads(1)
+        if not hasattr(cv2, "ximgproc"):
+            raise ImportError("cv2.ximgproc missing: install opencv-contrib-python-headless")
+
+        def opencv(m):
+            if m.ndim != 2:
+                return None
+            return cv2.ximgproc.thinning(m.astype(np.uint8) * 255, thinningType=cv2.ximgproc.THINNING_ZHANGSUEN) > 0
+
+        found["opencv"] = opencv
+    except ImportError as exc:
+        missing["opencv"] = f"not installed ({exc}); pip install opencv-contrib-python-headless"
+    return found, missing
+
+
+def _upsampled_retina(size: int) -> np.ndarray:
+    m = inputs.retina_vessel_mask()
+    f = size // m.shape[0]
+    return np.ascontiguousarray(m.repeat(f, 0).repeat(f, 1))
+
+
+def _skelneton_shapes(n: int = 5):
+    from skelkit.data.skelneton import default_root, list_names, load_pairs
+
+    root = default_root() or (Path(__file__).resolve().parents[2] / "shared" / "data" / "skelneton" / "train")
+    if not Path(root).is_dir():
+        return None
+    names = list_names(root)
+    pick = [names[int(i)] for i in np.linspace(0, len(names) - 1, n)]
+    return list(load_pairs(root, pick)[1])
 
 
 def _cases(quick: bool):
+    """(name, make) pairs; ``make`` returns one mask or a list of masks (timed per mask)."""
     if quick:
-        return [
-            ("vessel 2D 256", lambda: inputs.vessel_mask_2d(256, 0)),
-            ("blobs 2D 256", lambda: inputs.blobs_2d(256, 0)),
-            ("tubes 3D 64", lambda: inputs.tube_volume(64, 0)),
-        ]
+        return [("vessel 2D 256", lambda: inputs.vessel_mask_2d(256, 0)),
+                ("retina 2D 512", inputs.retina_vessel_mask),
+                ("tubes 3D 64", lambda: inputs.tube_volume(64, 0))]
     return [
+        ("retina 2D 512", inputs.retina_vessel_mask),
+        ("5 SkelNetOn shapes 256", _skelneton_shapes),
+        ("retina upsampled 2048", lambda: _upsampled_retina(2048)),
+        ("retina upsampled 4096", lambda: _upsampled_retina(4096)),
         ("vessel 2D 512", lambda: inputs.vessel_mask_2d(512, 0)),
         ("blobs 2D 1024", lambda: inputs.blobs_2d(1024, 0)),
         ("horse 2D", inputs.horse),
-        ("retina 2D", inputs.retina_vessel_mask),
+        ("tubes 3D 48", lambda: inputs.tube_volume(48, 3)),
+        ("tree 3D 122x94x61", lambda: inputs._tree((122, 94, 61), 5, 3.0, 4)),
         ("tubes 3D 128", lambda: inputs.tube_volume(128, 0)),
         ("tubes 3D 256", lambda: inputs.tube_volume(256, 0)),
     ]
 
 
-def main(argv=None) -> dict:
-    from skimage.morphology import skeletonize
+def _time_all(fns: dict, masks: list, repeats: int) -> dict:
+    """Median seconds per mask of each function, calls interleaved."""
+    times = {k: [] for k in fns}
+    for _ in range(repeats):
+        for k, fn in fns.items():
+            t = time.perf_counter()
+            for m in masks:
+                fn(m)
+            times[k].append((time.perf_counter() - t) / len(masks))
+    return {k: float(np.median(v)) for k, v in times.items()}
 
+
+COLD = """
+import time, numpy as np
+t0 = time.perf_counter()
+from skelkit.core.thinning import thin
+a = np.zeros((256, 256), bool); a[60:200, 40:220] = True
+thin(a)
+t1 = time.perf_counter()
+v = np.zeros((64, 64, 64), bool); v[10:50, 12:52, 8:56] = True
+thin(v)
+t2 = time.perf_counter()
+print(t1 - t0, t2 - t1)
+"""
+
+
+def cold_start() -> dict:
+    """A fresh process: import + first 2D call, then the first 3D call (empty memo table)."""
+    out = subprocess.run([sys.executable, "-c", COLD], capture_output=True, text=True, timeout=300)
+    first2d, first3d = (float(v) for v in out.stdout.split())
+    from skelkit.core import thinning
+
+    return {"import_and_first_2d_s": first2d, "first_3d_s": first3d, "kernel": thinning._thinc is not None}
+
+
+def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small inputs only")
-    parser.add_argument("--repeats", type=int, default=5, help="timed runs per method and input")
+    parser.add_argument("--repeats", type=int, default=7, help="timed rounds (each calls every method once)")
     parser.add_argument("--out", default=str(Path(__file__).resolve().parent / "results" / "exact.json"))
     args = parser.parse_args(argv)
-
+    fns, missing = peers()
+    for name, why in missing.items():
+        print(f"peer {name} skipped: {why}")
+    cold = cold_start()
+    print(f"cold start (fresh process, compiled kernel: {cold['kernel']}): import + first 2D call "
+          f"{cold['import_and_first_2d_s'] * 1e3:.0f} ms, first 3D call {cold['first_3d_s'] * 1e3:.0f} ms")
+    cols = ["exact", *fns]
+    print(f"{'input':<24}{'shape':>14}" + "".join(f"{c + ' ms':>12}" for c in cols) + f"{'exact/fastest':>15}  checks")
     rows = []
-    print(f"{'input':<16}{'shape':>16}{'ours ms':>10}{'cold ms':>10}{'skimage ms':>12}{'ratio':>8}  betti ok (ours/skimage)")
     for name, make in _cases(args.quick):
         x = make()
-        cold = None
-        if x.ndim == 3:
-            simple.clear_cache_3d()
-            t = time.perf_counter()
-            ours_out = thin(x)
-            cold = time.perf_counter() - t
-        else:
-            ours_out = thin(x)  # warm-up
-        ref_out = skeletonize(x)  # warm-up
-        ours_t, ref_t = [], []
-        for _ in range(args.repeats):  # interleaved, so load changes hit both alike
-            ours_t += _times(thin, x, 1)
-            ref_t += _times(skeletonize, x, 1)
-        ours, ref = float(np.median(ours_t)), float(np.median(ref_t))
-        betti = betti_numbers(x)
-        row = {
-            "input": name,
-            "shape": list(x.shape),
-            "foreground": int(x.sum()),
-            "ours_s": ours,
-            "ours_min_s": min(ours_t),
-            "ours_cold_s": cold,
-            "skimage_s": ref,
-            "skimage_min_s": min(ref_t),
-            "ratio_ours_over_skimage": ours / ref,
-            "ours_pixels": int(ours_out.sum()),
-            "skimage_pixels": int(ref_out.sum()),
-            "ours_betti_ok": betti_numbers(ours_out) == betti,
-            "skimage_betti_ok": betti_numbers(ref_out) == betti,
-        }
+        if x is None:
+            print(f"{name:<24} skipped: SkelNetOn data not found")
+            continue
+        masks = x if isinstance(x, list) else [x]
+        nd = masks[0].ndim
+        here = {"exact": thin, **{k: f for k, f in fns.items() if not (k == "opencv" and nd == 3)}}
+        outs = {k: [f(m) for m in masks] for k, f in here.items()}  # warm-up, and the outputs checked
+        t = _time_all(here, masks, args.repeats)
+        peers_t = {k: v for k, v in t.items() if k != "exact"}
+        fastest = min(peers_t, key=peers_t.get)
+        checks = {k: {"betti_ok": all(betti_numbers(o) == betti_numbers(m) for o, m in zip(outs[k], masks)),
+                      "blocks": int(sum(full_blocks(o) for o in outs[k]))} for k in here}
+        row = {"input": name, "shape": list(masks[0].shape), "n_images": len(masks),
+               "seconds": t, "fastest_peer": fastest, "ratio_exact_over_fastest": t["exact"] / peers_t[fastest],
+               "ratio_exact_over_skimage": t["exact"] / t["skimage"], "checks": checks}
         rows.append(row)
-        cold_txt = f"{cold * 1e3:10.1f}" if cold is not None else f"{'-':>10}"
-        print(
-            f"{name:<16}{'x'.join(map(str, x.shape)):>16}{ours * 1e3:10.1f}{cold_txt}{ref * 1e3:12.1f}"
-            f"{ours / ref:8.2f}  {row['ours_betti_ok']}/{row['skimage_betti_ok']}",
-            flush=True,
-        )
-
+        cells = "".join(f"{t[c] * 1e3:12.2f}" if c in t else f"{'-':>12}" for c in cols)
+        ok = "ok" if all(v["betti_ok"] for v in checks.values()) else \
+            "betti changed: " + ",".join(k for k, v in checks.items() if not v["betti_ok"])
+        print(f"{name:<24}{'x'.join(map(str, masks[0].shape)):>14}{cells}{row['ratio_exact_over_fastest']:>11.2f}"
+              f" ({fastest})  {ok}; exact blocks {checks['exact']['blocks']}", flush=True)
     result = {
-        "benchmark": "exact thinning vs skimage.morphology.skeletonize",
-        "statistic": f"median of {args.repeats} interleaved runs after one warm-up run",
-        "load_average": list(os.getloadavg()),
-        "cpu": _cpu_model(),
-        "cpu_count": os.cpu_count(),
+        "benchmark": "exact thinning vs scikit-image, DIPlib, OpenCV",
+        "statistic": f"median of {args.repeats} interleaved rounds after a warm-up call, 1 thread, wall time",
+        "cold_start": cold, "peers_missing": missing,
+        "load_average": list(os.getloadavg()), "cpu": _cpu_model(), "cpu_count": os.cpu_count(),
         "threads": {k: os.environ.get(k, "unset") for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")},
-        "numpy": np.__version__,
-        "python": platform.python_version(),
-        "rows": rows,
+        "versions": _versions(), "rows": rows,
     }
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out, json.dumps(result, indent=2) + "\n")
-    print(
-        f"cpu: {result['cpu']} ({result['cpu_count']} cores), threads: {result['threads']}, "
-        f"load average: {', '.join(f'{v:.1f}' for v in result['load_average'])}; wrote {out}"
-    )
+    print(f"cpu: {result['cpu']} ({result['cpu_count']} cores), load {result['load_average'][0]:.1f}; wrote {out}")
     return result
+
+
+def _versions() -> dict:
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {"python": platform.python_version()}
+    for pkg in ("numpy", "scikit-image", "diplib", "opencv-contrib-python-headless", "skelkit"):
+        try:
+            out[pkg] = version(pkg)
+        except PackageNotFoundError:
+            pass
+    return out
 
 
 if __name__ == "__main__":

@@ -204,3 +204,14 @@ def test_p_simple_matches_definition(nd):
     got = sp.p_simple(np.array(codes), np.array(p_codes), nd)
     np.testing.assert_array_equal(got, want)
     assert 0 < np.mean(want) < 1  # both answers occur
+
+
+def test_compiled_3d_classification_equals_the_numpy_flood_fill():
+    if sp._thinc is None:
+        pytest.skip("compiled kernel not built")
+    codes = np.random.default_rng(7).integers(0, 1 << 26, 50000).astype(np.int64)
+    flood = sp._simple_from_codes(codes)
+    ends = np.bitwise_count(codes) == 1
+    want = np.where(flood, np.where(ends, sp.SIMPLE_ENDPOINT, sp.DELETABLE), sp.NOT_SIMPLE)
+    sp.clear_cache_3d()
+    np.testing.assert_array_equal(sp.classify_codes_3d(codes), want)

@@ -11,6 +11,7 @@ from scipy import ndimage
 from skimage.data import horse
 
 from skelkit.core import simple as sp
+from skelkit.core import thinning
 from skelkit.core.thinning import DIRECTIONS, REACH_PER_ITER, _Thinner, depth_stages, thin, thin_iteration
 from skelkit.metrics.topology import betti_numbers
 
@@ -304,3 +305,23 @@ def test_by_depth_through_the_api():
     x = torch.from_numpy(img.astype(np.float32))[None, None]
     np.testing.assert_array_equal(skelkit.skeletonize(x, method="exact", by_depth=True)[0, 0].numpy() > 0.5, want)
     assert not np.array_equal(want, thin(img))  # a different skeleton: the option is really passed through
+
+
+@pytest.mark.skipif(thinning._thinc is None, reason="compiled kernel not built")
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 2**20), nd=st.sampled_from([2, 3]), density=st.floats(0.3, 0.85),
+       mode=st.sampled_from(["plain", "by_depth", "equivariant", "max_num_iter", "origin"]))
+def test_compiled_kernel_equals_numpy(seed, nd, density, mode):
+    """The C kernel makes the numpy sweep's decisions in the same order: identical skeletons in every mode."""
+    rng = np.random.default_rng(seed)
+    shape = (int(rng.integers(5, 60)), int(rng.integers(5, 60))) if nd == 2 else tuple(int(v) for v in rng.integers(4, 22, 3))
+    mask = ndimage.binary_opening(rng.random(shape) < density) | (rng.random(shape) < 0.05)
+    kw = {"plain": {}, "by_depth": {"by_depth": True}, "equivariant": {"equivariant": True},
+          "max_num_iter": {"max_num_iter": int(rng.integers(0, 4))},
+          "origin": {"origin": tuple(int(v) for v in rng.integers(0, 3, nd))}}[mode]
+    try:
+        thinning._use_kernel = False
+        want = thin(mask, **kw)
+    finally:
+        thinning._use_kernel = True
+    np.testing.assert_array_equal(thin(mask, **kw), want)

@@ -46,6 +46,13 @@ from . import simple as sp
 from .depth import city_block_depth
 from .neighbours import DIRECTIONS, FACE_OFFSETS, N_SUBFIELDS, FlatCodes, flat_strides, subfield_of
 
+try:  # the compiled kernel (built by the package's setup.py); numpy below does the same without it
+    from . import _thinc
+except ImportError:  # pragma: no cover - a build without a C compiler
+    _thinc = None
+#: Use the compiled kernel when it is there (tests switch it off to compare both paths).
+_use_kernel = True
+
 N_DIRECTIONS = {nd: len(DIRECTIONS[nd]) for nd in (2, 3)}
 #: Max Chebyshev distance over which one iteration's output at a pixel depends
 #: on its input: one pixel per sequential sub-step (a subfield's decision reads
@@ -229,6 +236,16 @@ class _Thinner:
         # A plain attribute, not a stored bound method: that would make every
         # state a reference cycle, which piles up in long chunked runs.
         self._lut2d = sp.deletable_lut_2d() if nd == 2 else None
+        self._bufs = None  # the compiled kernel's border buffers, made on first use
+        self.interior = np.zeros(self.img.size, bool)
+        self.subfield = np.zeros(self.img.size, np.uint8)
+        # padded coordinate c is global coordinate c - 1 + origin
+        if _thinc is not None and _use_kernel:
+            border = np.empty(int(np.count_nonzero(self.img)), np.intp)
+            n = _thinc.prepare(self.img8, self.face_off, np.asarray(self.pshape, np.intp),
+                               ((origin - 1) & 1).astype(np.intp), self.interior.view(np.uint8), self.subfield, border)
+            self.border = border[:n]
+            return
         # Work only on the foreground: border test by gathers, subfield ids
         # scattered into a calloc'ed array (pages of empty space stay untouched).
         fg = np.flatnonzero(self.img)
@@ -236,10 +253,7 @@ class _Thinner:
         for f in self.face_off:
             on_border |= ~self.img.take(fg + f)
         self.border = fg[on_border]
-        self.interior = np.zeros(self.img.size, bool)
         self.interior[fg[~on_border]] = True
-        self.subfield = np.zeros(self.img.size, np.uint8)
-        # padded coordinate c is global coordinate c - 1 + origin
         self.subfield[fg] = subfield_of(np.unravel_index(fg, self.pshape), origin - 1)
 
     def result(self) -> np.ndarray:
@@ -303,6 +317,9 @@ class _Thinner:
         return self.iterate()
 
     def iterate(self) -> int:
+        """One iteration by subfields; the compiled kernel when it is built (same decisions, same order)."""
+        if _thinc is not None and _use_kernel:
+            return self._iterate_compiled()
         img = self.img
         total = 0
         for d in self.directions:
@@ -328,6 +345,22 @@ class _Thinner:
                 gone = np.concatenate(deleted)
                 total += gone.size
                 self._update_border(gone)
+        return total
+
+    def _iterate_compiled(self) -> int:
+        if self._bufs is None:  # two border buffers used in turn, each big enough for every foreground pixel
+            n = int(self.border.size + np.count_nonzero(self.interior))
+            self._bufs = [np.empty(n, np.intp), np.empty(n, np.intp)]
+            self._dirs = np.asarray(self.directions, np.intp)
+            self._table = sp.deletable_lut_2d().view(np.uint8) if self.nd == 2 else sp._table_3d()
+            # pixels known not deletable until a neighbour goes; not kept where numpy passes delete too
+            self._stable = None if self.equivariant else np.zeros(self.img.size, np.uint8)  # the kernel's flags
+        out = self._bufs[0] if self.border.base is not self._bufs[0] else self._bufs[1]
+        allowed = None if self.allowed is None else self.allowed.view(np.uint8)
+        total, n_out, _ = _thinc.iterate(self.img8, self.border, self.interior.view(np.uint8), self.subfield, allowed,
+                                         self.gather.nb_off[: 8 if self.nd == 2 else 26], self.face_off, self._dirs,
+                                         self.nd, self._table, out, self._stable)
+        self.border = out[:n_out]
         return total
 
     def _update_border(self, gone: np.ndarray) -> None:
