@@ -284,6 +284,7 @@ register_method(Method(
     "exact",
     "topology-preserving parallel thinning by directions and subfields (8/4 in 2D, 26/6 in 3D), end points kept",
     numpy="skelkit.core.thinning:thin",
+    torch="skelkit.core.thinning_torch:exact_torch",
     options=(
         Option("max_num_iter", "int", None, _ITER_HELP, min=0, aliases=("max_iter",), cli=False),
         Option("by_depth", "bool", False, "peel in depth order, two layers per stage (Skelite's teacher)"),

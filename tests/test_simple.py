@@ -215,3 +215,11 @@ def test_compiled_3d_classification_equals_the_numpy_flood_fill():
     want = np.where(flood, np.where(ends, sp.SIMPLE_ENDPOINT, sp.DELETABLE), sp.NOT_SIMPLE)
     sp.clear_cache_3d()
     np.testing.assert_array_equal(sp.classify_codes_3d(codes), want)
+
+
+def test_device_memo_table_matches_the_numpy_classification():
+    """The 3D memo table kept on an accelerator (run here on the CPU) classifies as the numpy one."""
+    codes = np.random.default_rng(8).integers(0, 1 << 26, 20000)
+    got = sp.classify_torch_3d(torch.from_numpy(codes)).numpy()
+    np.testing.assert_array_equal(got, sp.classify_codes_3d(codes))
+    np.testing.assert_array_equal(sp.classify_torch_3d(torch.from_numpy(codes)).numpy(), got)  # now from the table

@@ -325,3 +325,20 @@ def test_compiled_kernel_equals_numpy(seed, nd, density, mode):
     finally:
         thinning._use_kernel = True
     np.testing.assert_array_equal(thin(mask, **kw), want)
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 2**20), nd=st.sampled_from([2, 3]), batch=st.integers(1, 3),
+       mode=st.sampled_from(["plain", "by_depth", "max_num_iter"]))
+def test_torch_sweep_equals_numpy_batched(seed, nd, batch, mode):
+    """The device sweep (run here on CPU tensors) gives the numpy skeleton of every item of a batch."""
+    from skelkit.core.thinning_torch import thin_torch
+
+    rng = np.random.default_rng(seed)
+    shape = (int(rng.integers(5, 40)), int(rng.integers(5, 40))) if nd == 2 else tuple(int(v) for v in rng.integers(4, 16, 3))
+    masks = np.stack([ndimage.binary_opening(rng.random(shape) < rng.uniform(0.3, 0.85)) | (rng.random(shape) < 0.05)
+                      for _ in range(batch)])
+    kw = {"plain": {}, "by_depth": {"by_depth": True}, "max_num_iter": {"max_num_iter": int(rng.integers(0, 4))}}[mode]
+    got = thin_torch(torch.from_numpy(masks)[:, None], **kw)[:, 0].numpy()
+    want = np.stack([thin(m, **kw) for m in masks])
+    np.testing.assert_array_equal(got, want)

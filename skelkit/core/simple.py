@@ -451,7 +451,8 @@ def deletable_torch(codes, nd: int):
     """Simple and not an end point, for int64 code tensors, computed on their own device.
 
     2D reads the lookup table (kept on each device once uploaded); 3D uses the
-    memo table on the CPU and the flood fill elsewhere.
+    memo table, on the CPU the numpy one, elsewhere one on the device (64 MiB,
+    filled by the flood fill for codes not seen before).
     """
     import torch
 
@@ -459,7 +460,26 @@ def deletable_torch(codes, nd: int):
         return device_table("deletable_2d", codes.device)[codes]
     if codes.device.type == "cpu":
         return torch.from_numpy(classify_codes_3d(codes.numpy()) == DELETABLE)
-    return _deletable_torch_3d(codes)
+    return classify_torch_3d(codes) == DELETABLE
+
+
+def classify_torch_3d(codes):
+    """:func:`classify_codes_3d` for an int64 code tensor, with a memo table on its device (64 MiB once)."""
+    import torch
+
+    key = ("memo3d", str(codes.device))
+    if key not in _DEVICE_TABLES:
+        _DEVICE_TABLES[key] = torch.zeros(1 << 26, dtype=torch.uint8, device=codes.device)
+    table = _DEVICE_TABLES[key]
+    kind = table[codes]
+    unknown = kind == 0
+    if bool(unknown.any()):
+        new = torch.unique(codes[unknown])
+        ends = ((new.unsqueeze(1) >> device_table("bits26", new.device)) & 1).sum(1) == 1
+        simple = _simple_from_codes(new, device_table("dilation", new.device))
+        table[new] = torch.where(simple, torch.where(ends, SIMPLE_ENDPOINT, DELETABLE), NOT_SIMPLE).to(torch.uint8)
+        kind = table[codes]
+    return kind
 
 
 _DEVICE_TABLES: dict = {}
