@@ -227,3 +227,31 @@ def test_shipped_weights_on_real_cv_images():
         f1.append(2 * (s & g).sum() / max(1, s.sum() + g.sum()))
     assert np.mean(f1) > 0.5, (names, f1)
     assert pred.resize == "pad"
+
+
+def test_input_channels_commute_with_flips_and_ignore_padding():
+    from skelkit.models.unet import input_features
+
+    m = _blob(40, 60)
+    f = input_features(m[None], ("shape", "edt", "ridge"))[0]
+    assert f.shape == (3, 40, 60) and f[1].max() == pytest.approx(1.0) and set(np.unique(f[2])) <= {0.0, 1.0}
+    for k in range(8):
+        np.testing.assert_allclose(input_features(dihedral(m, k)[None], ("shape", "edt", "ridge"))[0],
+                                   dihedral(f, k), atol=1e-6)
+    padded = input_features(np.pad(m, 16)[None], ("shape", "edt", "ridge"))[0][:, 16:-16, 16:-16]
+    np.testing.assert_allclose(padded, f, atol=1e-6)  # outside the image counts as background
+
+
+def test_distance_transform_inputs_round_trip_through_training(tmp_path):
+    root = default_root()
+    if root is None:
+        pytest.skip("no SkelNetOn data")
+    from skelkit.training.unet import make_config, train_unet
+
+    cfg = make_config("cpu", width=2, epochs=1, max_train=8, inputs=("shape", "edt"), block="light", crop=64,
+                      loss="wfocal+dice")
+    path = train_unet(root, tmp_path, cfg, progress=False, log=lambda s: None)
+    pred = load_unet(path)
+    assert pred.inputs == ("shape", "edt") and pred.members[0].in_channels == 2 and pred.members[0].block == "light"
+    out = skelkit.skeletonize(_blob(64, 96), "unet", weights=path)
+    assert out.shape == (64, 96) and out.dtype == bool

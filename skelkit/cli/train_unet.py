@@ -11,7 +11,7 @@ import click
 from ..errors import SkelkitError
 from ..io.atomic import created_folder
 
-_LOSSES = ["wfocal", "bce", "wbce", "dice", "jaccard", "focal"]
+_LOSSES = ["wfocal", "bce", "wbce", "dice", "jaccard", "focal", "wfocal+dice"]
 
 
 @click.command("unet")
@@ -32,8 +32,13 @@ _LOSSES = ["wfocal", "bce", "wbce", "dice", "jaccard", "focal"]
 @click.option("--lr", type=float, default=None)
 @click.option("--max-minutes", type=float, default=None, help="Wall-time budget per model.")
 @click.option("--max-train", type=int, default=None, help="Train on this many samples only (quick runs).")
+@click.option("--inputs", default=None, help="Input channels, comma-separated from shape,edt,ridge (default: shape).")
+@click.option("--block", type=click.Choice(["paper", "light"]), default=None,
+              help="paper: the published blocks; light: two convolutions per block (about half the work).")
+@click.option("--crop", type=click.IntRange(min=32), default=None,
+              help="Train on random crops of this side holding shape (validation on whole images).")
 def command(data, out, config, width, epochs, loss, ensemble, resume, seed, holdout_classes, batch_size, lr,
-            max_minutes, max_train):
+            max_minutes, max_train, inputs, block, crop):
     """Train the SkelNetOn U-Net (Panichev & Voloshyna 2019) and write OUT/unet.pt."""
     from ..data.skelneton import default_root
     from ..training.unet import make_config, train_unet
@@ -49,9 +54,14 @@ def command(data, out, config, width, epochs, loss, ensemble, resume, seed, hold
         if v is not None and not (math.isfinite(v) and v > 0):
             raise SkelkitError(f"{name} must be a finite number > 0, got {v}")
     holdout = tuple(c for c in holdout_classes.split(",") if c)
+    from ..models.unet import check_inputs
+
     cfg = make_config(config, width=width, epochs=epochs, loss=loss, ensemble=ensemble, seed=seed,
                       holdout_classes=holdout, batch_size=batch_size, lr=lr, max_minutes=max_minutes,
-                      max_train=max_train)
+                      max_train=max_train, block=block, crop=crop,
+                      inputs=None if inputs is None else check_inputs(i.strip() for i in inputs.split(",") if i.strip()))
+    if cfg.crop is not None and cfg.crop % 2**cfg.depth:
+        raise SkelkitError(f"--crop must be a multiple of {2**cfg.depth} (the U-Net's depth {cfg.depth})")
     with created_folder(Path(out)):  # a run that fails before writing leaves no empty folder
         path = train_unet(root, out, cfg, resume=resume, progress=sys.stderr.isatty(),
                           log=lambda s: click.echo(s, err=True))

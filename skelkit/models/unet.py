@@ -37,6 +37,10 @@ FORMAT = "skelkit-unet-1"
 #: ``"light"``: two convs per encoder and decoder block (about half the work).
 BLOCKS = ("paper", "light")
 RESIZE_MODES = ("pad", "bbox")
+#: Input channels the network can be given, computed from the binary shape: the shape itself, its
+#: Euclidean distance transform divided by its maximum (scale-free), and the distance transform's
+#: ridge (pixels not lower than any neighbour: where the medial axis runs).
+INPUTS = ("shape", "edt", "ridge")
 BBOX_FILL = 0.86  # long side of the shape's box / frame; the SkelNetOn training median
 
 
@@ -168,10 +172,13 @@ class UNetPredictor(nn.Module):
     """
 
     def __init__(self, members, thresholds, resize: str = "pad", size: int = 256, threshold: float | None = None,
-                 meta: dict | None = None):
+                 meta: dict | None = None, inputs=("shape",)):
         super().__init__()
         if resize not in RESIZE_MODES:
             raise SkelkitError(f"resize must be one of {RESIZE_MODES}, got {resize!r}")
+        self.inputs = check_inputs(inputs)
+        if members and members[0].in_channels != len(self.inputs):
+            raise SkelkitError(f"the U-Net takes {members[0].in_channels} input channels but inputs are {self.inputs}")
         self.members = nn.ModuleList(members)
         self.thresholds = [float(t) for t in thresholds]
         self.threshold = float(np.mean(self.thresholds)) if threshold is None else float(threshold)
@@ -180,6 +187,7 @@ class UNetPredictor(nn.Module):
     def _net(self, members, tta: bool):
         def run(x):
             ks = range(8) if tta else (0,)
+            x = input_channels(x, self.inputs)  # the channels commute with the flips and rotations
             acc = 0
             for k in ks:
                 xk = dihedral(x, k)
@@ -219,7 +227,8 @@ class UNetPredictor(nn.Module):
     def export(self) -> dict:
         """Checkpoint dict in the shipped-weights format (``FORMAT``)."""
         m = self.members[0]
-        return {"format": FORMAT, "arch": {"width": m.width, "depth": m.depth},
+        return {"format": FORMAT, "inputs": list(self.inputs),
+                "arch": {"width": m.width, "depth": m.depth, "in_channels": m.in_channels, "block": m.block},
                 "members": [{k: v.detach().cpu() for k, v in mm.state_dict().items()} for mm in self.members],
                 "thresholds": self.thresholds, "threshold": self.threshold, "resize": self.resize,
                 "size": self.size, "meta": self.meta}
@@ -237,7 +246,47 @@ class UNetPredictor(nn.Module):
         except (KeyError, TypeError, RuntimeError) as exc:
             raise SkelkitError(f"U-Net weights do not fit the U-Net they describe ({exc.__class__.__name__})") from None
         return cls(members, ckpt["thresholds"], ckpt.get("resize", "pad"), ckpt.get("size", 256),
-                   ckpt.get("threshold"), ckpt.get("meta"))
+                   ckpt.get("threshold"), ckpt.get("meta"), tuple(ckpt.get("inputs", ("shape",))))
+
+
+def check_inputs(inputs) -> tuple:
+    inputs = tuple(inputs)
+    if not inputs or inputs[0] != "shape" or any(i not in INPUTS for i in inputs) or len(set(inputs)) != len(inputs):
+        raise SkelkitError(f"U-Net inputs must start with 'shape' and be taken from {INPUTS}, got {inputs}")
+    return inputs
+
+
+def input_features(masks: np.ndarray, inputs) -> np.ndarray:
+    """The network's input channels of binary shapes: (N, H, W) bool -> (N, C, H, W) float32.
+
+    The distance transform counts pixels outside the image as background, so
+    padding the frame does not change it.
+    """
+    from scipy import ndimage
+
+    masks = np.asarray(masks) != 0
+    out = np.empty((masks.shape[0], len(inputs)) + masks.shape[1:], np.float32)
+    for i, m in enumerate(masks):
+        edt = None
+        for c, name in enumerate(inputs):
+            if name == "shape":
+                out[i, c] = m
+                continue
+            if edt is None:
+                edt = ndimage.distance_transform_edt(np.pad(m, 1))[1:-1, 1:-1].astype(np.float32)
+            if name == "edt":
+                out[i, c] = edt / max(float(edt.max()), 1.0)
+            else:  # ridge
+                out[i, c] = (edt >= ndimage.maximum_filter(edt, size=3, mode="constant")) & m
+    return out
+
+
+def input_channels(x: torch.Tensor, inputs) -> torch.Tensor:
+    """:func:`input_features` of a (B, 1, H, W) mask tensor, on its device (the distance transform runs on the CPU)."""
+    if tuple(inputs) == ("shape",):
+        return x
+    masks = (x.detach()[:, 0] > 0.5).cpu().numpy()
+    return torch.from_numpy(input_features(masks, inputs)).to(device=x.device, dtype=x.dtype)
 
 
 def load_unet(weights=None, device="cpu") -> UNetPredictor:

@@ -30,7 +30,7 @@ from ..data.skelneton import load_pairs, save_split, split_names
 from ..errors import SkelkitError
 from ..io.atomic import atomic_write_text
 from ..losses.segmentation import make_loss
-from ..models.unet import UNet, UNetPredictor
+from ..models.unet import UNet, UNetPredictor, check_inputs, input_channels, input_features
 from ..models.weights import load_state, save_checkpoint
 
 THRESHOLDS = np.round(np.arange(0.05, 0.96, 0.05), 2)
@@ -59,6 +59,9 @@ class TrainConfig:
     channels_last: bool = True
     amp: bool = False
     half_weights: bool = True  # store shipped weights as float16 (half the file size)
+    inputs: tuple = ("shape",)  # input channels (skelkit.models.unet.INPUTS)
+    block: str = "paper"  # "paper" or "light" (two convs per block)
+    crop: int | None = None  # train on random crops of this side containing shape (validate on whole images)
 
 
 CONFIGS = {
@@ -141,11 +144,34 @@ def cv_score(proba: torch.Tensor, shapes: np.ndarray, skels: np.ndarray, thresho
     return float(f1[i]), float(thresholds[i])
 
 
-def _augment(shapes: np.ndarray, skels: np.ndarray, rng: np.random.Generator):
-    ks = rng.integers(0, 8, len(shapes))
-    xs = np.stack([dihedral(s, int(k)) for s, k in zip(shapes, ks)])
-    ys = np.stack([dihedral(s, int(k)) for s, k in zip(skels, ks)])
+def _augment(feats: np.ndarray, skels: np.ndarray, rng: np.random.Generator, crop: int | None = None):
+    """A random crop of side ``crop`` (when given) holding a random shape pixel, then a random flip/rotation.
+
+    ``feats``: (B, C, H, W) input channels (channel 0 the shape); ``skels``: (B, H, W).
+    """
+    if crop is not None:
+        xs, ys = [], []
+        for f, s in zip(feats, skels):
+            h, w = s.shape
+            pts = np.argwhere(f[0] > 0)
+            cy, cx = pts[rng.integers(len(pts))] if len(pts) else (h // 2, w // 2)
+            y0 = int(np.clip(cy - crop // 2 + rng.integers(-crop // 4, crop // 4 + 1), 0, h - crop))
+            x0 = int(np.clip(cx - crop // 2 + rng.integers(-crop // 4, crop // 4 + 1), 0, w - crop))
+            xs.append(f[:, y0:y0 + crop, x0:x0 + crop])
+            ys.append(s[y0:y0 + crop, x0:x0 + crop])
+        feats, skels = np.stack(xs), np.stack(ys)
+    ks = rng.integers(0, 8, len(feats))
+    xs = np.stack([np.ascontiguousarray(dihedral(f, int(k))) for f, k in zip(feats, ks)])
+    ys = np.stack([np.ascontiguousarray(dihedral(s, int(k))) for s, k in zip(skels, ks)])
     return xs, ys
+
+
+def make_loss_fn(name: str):
+    """A segmentation loss on logits by name; ``"a+b"`` sums two of them (e.g. ``"wfocal+dice"``)."""
+    parts = [make_loss(n, sigmoid=True) for n in name.split("+")]
+    if len(parts) == 1:
+        return parts[0]
+    return lambda z, y: sum(p(z, y) for p in parts)
 
 
 def _member_names(train: list[str], k: int, n_members: int, seed: int) -> list[str]:
@@ -163,13 +189,13 @@ def _train_member(k: int, cfg: TrainConfig, data: dict, out: Path, resume: bool,
 
     dev = torch.device(cfg.device)
     torch.manual_seed(cfg.seed * 1000 + k)
-    model = UNet(cfg.width, cfg.depth).to(dev)
+    model = UNet(cfg.width, cfg.depth, len(cfg.inputs), cfg.block).to(dev)
     if cfg.channels_last:
         model = model.to(memory_format=torch.channels_last)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, mode="max", factor=0.5, patience=cfg.lr_patience)
     scaler = torch.amp.GradScaler("cuda") if cfg.amp and dev.type == "cuda" else None
-    loss_fn = make_loss(cfg.loss, sigmoid=True)
+    loss_fn = make_loss_fn(cfg.loss)
     ckpt_path = out / f"member{k}.ckpt"
     st = {"epoch": 0, "best_f1": -1.0, "best_thr": 0.5, "best_state": None, "stale": 0, "elapsed": 0.0,
           "history": []}
@@ -183,20 +209,21 @@ def _train_member(k: int, cfg: TrainConfig, data: dict, out: Path, resume: bool,
         sched.load_state_dict(ck["sched"])
         st = ck["state"]
         log(f"member {k}: resumed at epoch {st['epoch']} (best CV F1 {st['best_f1']:.4f})")
-    xs_all, ys_all = data["train_x"][k], data["train_y"][k]
+    rows = data["train_rows"][k]  # this member's images: rows of the shared feature and skeleton arrays
+    xs_all, ys_all = data["feats"], data["skels"]
     budget = float("inf") if cfg.max_minutes is None else 60 * cfg.max_minutes
     # stopping rules are re-checked on resume, so a resumed run may be given more epochs or time
     while st["epoch"] < cfg.epochs and st["stale"] < cfg.patience and st["elapsed"] < budget:
         t0 = time.time()
         rng = np.random.default_rng([cfg.seed, k, st["epoch"]])  # per-epoch seed: resume replays exactly
-        order = rng.permutation(len(xs_all))
+        order = rows[rng.permutation(len(rows))]
         losses = []
         bar = tqdm(range(0, len(order), cfg.batch_size), desc=f"m{k} ep{st['epoch'] + 1}", disable=not progress,
                    leave=False)
         for i in bar:
             idx = order[i:i + cfg.batch_size]
-            xb, yb = _augment(xs_all[idx], ys_all[idx], rng)
-            x = torch.from_numpy(xb).to(dev, torch.float32)[:, None]
+            xb, yb = _augment(xs_all[idx], ys_all[idx], rng, cfg.crop)
+            x = torch.from_numpy(xb).to(dev, torch.float32)
             y = torch.from_numpy(yb).to(dev, torch.float32)[:, None]
             if cfg.channels_last:
                 x = x.contiguous(memory_format=torch.channels_last)
@@ -206,7 +233,8 @@ def _train_member(k: int, cfg: TrainConfig, data: dict, out: Path, resume: bool,
                                    "--lr (checkpoints written so far are kept; --resume continues from the last one)")
             bar.set_postfix(loss=f"{np.mean(losses):.4f}")
         model.eval()
-        proba = predict_batches(lambda x: torch.sigmoid(model(x)), data["cv_x"], dev, channels_last=cfg.channels_last)
+        proba = predict_batches(lambda x: torch.sigmoid(model(input_channels(x, cfg.inputs))), data["cv_x"], dev,
+                                channels_last=cfg.channels_last)
         f1, thr = cv_score(proba, data["cv_x"], data["cv_y"])
         sched.step(f1)
         st["epoch"] += 1
@@ -225,7 +253,7 @@ def _train_member(k: int, cfg: TrainConfig, data: dict, out: Path, resume: bool,
                                     "train_key": names_key})
     if st["best_state"] is None:
         raise SkelkitError(f"member {k} finished without a completed epoch; raise --epochs")
-    best = UNet(cfg.width, cfg.depth)
+    best = UNet(cfg.width, cfg.depth, len(cfg.inputs), cfg.block)
     best.load_state_dict(st["best_state"])
     return best, st
 
@@ -262,20 +290,20 @@ def train_unet(data_root, out, cfg: TrainConfig, *, resume: bool = False, progre
     if cfg.max_train is not None:
         train = list(np.random.default_rng(cfg.seed).permutation(train)[: cfg.max_train])
     cv_idx = [index[n] for n in split["cv"]]
-    data = {"cv_x": shapes[cv_idx], "cv_y": skels[cv_idx], "train_x": [], "train_y": [], "train_key": []}
+    data = {"cv_x": shapes[cv_idx], "cv_y": skels[cv_idx], "train_rows": [], "train_key": [], "skels": skels,
+            "feats": input_features(shapes, check_inputs(cfg.inputs)).astype(np.float16)}
     for k in range(cfg.ensemble):
         member = _member_names(train, k, cfg.ensemble, cfg.seed)
         data["train_key"].append(hashlib.sha1("\n".join(sorted(member)).encode()).hexdigest()[:16])
         idx = [index[n] for n in member]
-        data["train_x"].append(shapes[idx])
-        data["train_y"].append(skels[idx])
+        data["train_rows"].append(np.asarray(idx, np.intp))
     log(f"data: {len(train)} train, {len(cv_idx)} cv, {len(split['holdout'])} held out; config {asdict(cfg)}")
     members, states = [], []
     for k in range(cfg.ensemble):
         m, st = _train_member(k, cfg, data, out, resume, progress, log)
         members.append(m)
         states.append(st)
-    pred = UNetPredictor(members, [s["best_thr"] for s in states], meta={
+    pred = UNetPredictor(members, [s["best_thr"] for s in states], inputs=cfg.inputs, meta={
         "config": asdict(cfg), "members_cv_f1": [s["best_f1"] for s in states],
         "epochs": [s["epoch"] for s in states], "train_seconds": [round(s["elapsed"]) for s in states],
         "n_train": len(train), "n_cv": len(cv_idx)})
