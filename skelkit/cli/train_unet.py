@@ -37,8 +37,9 @@ _LOSSES = ["wfocal", "bce", "wbce", "dice", "jaccard", "focal", "wfocal+dice"]
               help="paper: the published blocks; light: two convolutions per block (about half the work).")
 @click.option("--crop", type=click.IntRange(min=32), default=None,
               help="Train on random crops of this side holding shape (validation on whole images).")
+@click.option("--val-every", type=click.IntRange(min=1), default=None, help="Epochs between validations.")
 def command(data, out, config, width, epochs, loss, ensemble, resume, seed, holdout_classes, batch_size, lr,
-            max_minutes, max_train, inputs, block, crop):
+            max_minutes, max_train, inputs, block, crop, val_every):
     """Train the SkelNetOn U-Net (Panichev & Voloshyna 2019) and write OUT/unet.pt."""
     from ..data.skelneton import default_root
     from ..training.unet import make_config, train_unet
@@ -58,7 +59,7 @@ def command(data, out, config, width, epochs, loss, ensemble, resume, seed, hold
 
     cfg = make_config(config, width=width, epochs=epochs, loss=loss, ensemble=ensemble, seed=seed,
                       holdout_classes=holdout, batch_size=batch_size, lr=lr, max_minutes=max_minutes,
-                      max_train=max_train, block=block, crop=crop,
+                      max_train=max_train, block=block, crop=crop, val_every=val_every,
                       inputs=None if inputs is None else check_inputs(i.strip() for i in inputs.split(",") if i.strip()))
     if cfg.crop is not None and cfg.crop % 2**cfg.depth:
         raise SkelkitError(f"--crop must be a multiple of {2**cfg.depth} (the U-Net's depth {cfg.depth})")

@@ -62,6 +62,7 @@ class TrainConfig:
     inputs: tuple = ("shape",)  # input channels (skelkit.models.unet.INPUTS)
     block: str = "paper"  # "paper" or "light" (two convs per block)
     crop: int | None = None  # train on random crops of this side containing shape (validate on whole images)
+    val_every: int = 1  # epochs between validations (patience counts validations)
 
 
 CONFIGS = {
@@ -232,12 +233,18 @@ def _train_member(k: int, cfg: TrainConfig, data: dict, out: Path, resume: bool,
                 raise SkelkitError(f"training diverged in epoch {st['epoch'] + 1} (loss {losses[-1]}); try a lower "
                                    "--lr (checkpoints written so far are kept; --resume continues from the last one)")
             bar.set_postfix(loss=f"{np.mean(losses):.4f}")
+        st["epoch"] += 1
+        if st["epoch"] % cfg.val_every and st["epoch"] < cfg.epochs:  # validate every val_every epochs
+            st["elapsed"] += time.time() - t0
+            save_checkpoint(ckpt_path, {"model": model.state_dict(), "optim": opt.state_dict(),
+                                        "sched": sched.state_dict(), "state": st, "config": asdict(cfg),
+                                        "train_key": names_key})
+            continue
         model.eval()
         proba = predict_batches(lambda x: torch.sigmoid(model(input_channels(x, cfg.inputs))), data["cv_x"], dev,
                                 channels_last=cfg.channels_last)
         f1, thr = cv_score(proba, data["cv_x"], data["cv_y"])
         sched.step(f1)
-        st["epoch"] += 1
         st["elapsed"] += time.time() - t0
         if f1 > st["best_f1"]:
             st.update(best_f1=f1, best_thr=thr, stale=0,
