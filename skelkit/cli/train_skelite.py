@@ -33,8 +33,10 @@ from ..io.atomic import created_folder
                    "output pieces with no teacher pixel (presets: 0.3 in 2D, 0 in 3D).")
 @click.option("--init", type=click.Path(dir_okay=False, exists=True), default=None,
               help="Start from these weights (fine-tuning) instead of a random initialisation.")
+@click.option("--vessels", type=click.FloatRange(0, 1), default=None,
+              help="Share of realistic vessel volumes (trees, capillary meshes, crops; 3D) in the training data.")
 def command(dim, preset, out, resume, steps, seed, batch_size, lr, n_images, val_every, threads, keep_weight,
-            w_topo, init):
+            w_topo, init, vessels):
     """Train Skelite on synthetic Bezier data with exact-thinning targets; writes OUT/skelite{dim}d.pt."""
     from ..training.skelite import make_config, train_skelite
 
@@ -49,7 +51,7 @@ def command(dim, preset, out, resume, steps, seed, batch_size, lr, n_images, val
         raise SkelkitError(f"--w-topo must be a finite number >= 0, got {w_topo}")
     cfg = make_config(preset, int(dim), steps=steps, seed=seed, batch_size=batch_size, lr=lr, n_images=n_images,
                       val_every=val_every, threads=threads, keep_weight=keep_weight, w_topo=w_topo,
-                      init=None if init is None else str(init))
+                      init=None if init is None else str(init), vessels=vessels)
     with created_folder(Path(out)):  # a run that fails before writing leaves no empty folder
         path = train_skelite(out, cfg, resume=resume, progress=sys.stderr.isatty(),
                              log=lambda s: click.echo(s, err=True))

@@ -90,9 +90,26 @@ def default_shape(dim: int) -> tuple[int, ...]:
     return (256, 256) if dim == 2 else (128, 128, 128)
 
 
-def sample(dim: int, seed: int, index: int, *, shape=None, max_thicken: int = 3, p_jagged: float = 0.5) -> np.ndarray:
-    """Mask number ``index`` of the set with ``seed`` (augmented); deterministic and order-free."""
+#: Shape of the realistic 3D vessel volumes mixed into training data (smaller than the Bezier ones:
+#: rendering meshes is the slow part, and training sees crops anyway).
+VESSEL_SHAPE_3D = (80, 80, 80)
+
+
+def sample(dim: int, seed: int, index: int, *, shape=None, max_thicken: int = 3, p_jagged: float = 0.5,
+           vessels: float = 0.0) -> np.ndarray:
+    """Mask number ``index`` of the set with ``seed`` (augmented); deterministic and order-free.
+
+    With ``vessels`` > 0, that share of the masks (3D only) are realistic vessel networks of
+    :func:`skelkit.data.vessels3d.vessel_volume` (trees, capillary meshes, crops of both; some with
+    anisotropic voxels) instead of Bezier curves.
+    """
     rng = np.random.default_rng([int(seed), int(index)])
+    if vessels > 0 and dim == 3 and rng.random() < vessels:
+        from .vessels3d import vessel_volume
+
+        kind = ("tree", "mesh", "mixed")[int(rng.integers(3))]
+        spacing = (float(rng.uniform(1.5, 2.5)), 1.0, 1.0) if rng.random() < 0.3 else (1.0, 1.0, 1.0)
+        return vessel_volume(VESSEL_SHAPE_3D, rng, kind=kind, spacing=spacing, crop=rng.random() < 0.3)
     m = synth_mask(shape or default_shape(dim), rng)
     return augment(m, rng, max_thicken=max_thicken, p_jagged=p_jagged)
 
@@ -108,6 +125,7 @@ def build_dataset(
     max_thicken: int = 3,
     p_jagged: float = 0.5,
     progress: bool = False,
+    vessels: float = 0.0,
 ) -> np.ndarray:
     """Teacher peel maps of synthetic masks (optionally as random crops containing skeleton).
 
@@ -131,6 +149,8 @@ def build_dataset(
         Augmentation, see :func:`skelkit.data.augment.augment`.
     progress : bool
         Show a tqdm bar.
+    vessels : float
+        Share of realistic vessel volumes (3D, :func:`sample`); use with ``crop``.
 
     Returns
     -------
@@ -146,7 +166,7 @@ def build_dataset(
         raise SkelkitError(f"n_images must be >= 1, got {n_images}")
     out = []
     for i in tqdm(range(n_images), desc=f"teacher {dim}D", disable=not progress, leave=False):
-        peel = teacher(sample(dim, seed, i, shape=shape, max_thicken=max_thicken, p_jagged=p_jagged))
+        peel = teacher(sample(dim, seed, i, shape=shape, max_thicken=max_thicken, p_jagged=p_jagged, vessels=vessels))
         if crop is None:
             out.append(peel)
             continue

@@ -85,6 +85,7 @@ class SkeliteConfig:
     device: str = "cpu"
     seed: int = 0
     init: str | None = None  # start from these weights (fine-tuning) instead of a random initialisation
+    vessels: float = 0.0  # share of realistic vessel volumes (trees, meshes, crops; 3D) in the training data
 
 
 PRESETS = {
@@ -269,6 +270,8 @@ def data_specs(cfg: SkeliteConfig) -> tuple[dict, dict]:
     """``build_dataset`` arguments of the training and the validation set (different seeds)."""
     train = dict(dim=cfg.dim, n_images=cfg.n_images, seed=cfg.seed, shape=cfg.image_shape, crop=cfg.crop,
                  crops_per_image=cfg.crops_per_image, max_thicken=cfg.max_thicken)
+    if cfg.vessels:  # only then, so caches built before the option existed keep their key
+        train["vessels"] = cfg.vessels
     val = dict(dim=cfg.dim, n_images=cfg.n_val, seed=cfg.seed + 1_000_003,
                shape=cfg.val_shape or default_shape(cfg.dim), crop=None, max_thicken=cfg.max_thicken)
     return train, val
