@@ -11,6 +11,7 @@ synthetic grey-level vessel images (:func:`skelkit.data.vessels.render_vessels`)
   skelite-guard    ... with the topology guard (keeps small components)
   skelite-hybrid   ... hard Skelite skeleton forward, soft-skeleton gradient backward
   skelite-noise    ... Menten-style logistic noise on the prediction first (beta 0.33, tau 1)
+  skelite-hybrid-guard, skelite-hybrid-noise, exact-hybrid   the combinations
 
 Held-out images of the training distribution (set A) and of a second distribution with thinner, denser
 vessels (set B): Dice, clDice (exact skeletons), b0 and b1 errors, and b0 split into spurious components
@@ -55,6 +56,9 @@ ARMS = {
     "skelite-guard": {"skeletonizer": "skelite", "guard": True},
     "skelite-hybrid": {"skeletonizer": "skelite", "hybrid": True},
     "skelite-noise": {"skeletonizer": "skelite", "noise": 0.33},
+    "skelite-hybrid-guard": {"skeletonizer": "skelite", "hybrid": True, "guard": True},
+    "skelite-hybrid-noise": {"skeletonizer": "skelite", "hybrid": True, "noise": 0.33},
+    "exact-hybrid": {"skeletonizer": "exact", "hybrid": True},
 }
 #: Set B: thinner, denser vessels than the training distribution (``vessel_segmentation.RENDER``).
 RENDER_B = dict(vs.RENDER, radius=(0.5, 1.6), n_curves=(6, 11), faint_prob=0.9)

@@ -108,6 +108,8 @@ static void release(Buf *b) {
  *   table     uint8: 2D deletable LUT (256: 1 = deletable) or the 3D memo table (2**26: 0 unknown, 1/2/3)
  *   out       intp (capacity: every foreground pixel) receives the border to visit next time
  *   flags     uint8 (N,) or None (see below)
+ *   codes     uint8 (N,) or None: 2D only, with flags: the neighbour code of every foreground pixel, kept
+ *             up to date as pixels go (from prepare), so a test reads one byte instead of eight
  * returns (n_deleted, n_out_border, n_new_codes)
  *
  * Same decisions as thinning.py's _Thinner.iterate: per direction, the candidates are the border pixels
@@ -144,14 +146,15 @@ static int push(Vec *a, Py_ssize_t x) {
 
 static PyObject *iterate(PyObject *self, PyObject *args) {
     PyObject *o_img, *o_border, *o_interior, *o_sub, *o_allowed, *o_nb, *o_face, *o_dir, *o_table, *o_out,
-        *o_flags;
+        *o_flags, *o_codes = Py_None;
     int nd;
-    if (!PyArg_ParseTuple(args, "OOOOOOOOiOOO", &o_img, &o_border, &o_interior, &o_sub, &o_allowed, &o_nb, &o_face,
-                          &o_dir, &nd, &o_table, &o_out, &o_flags))
+    if (!PyArg_ParseTuple(args, "OOOOOOOOiOOO|O", &o_img, &o_border, &o_interior, &o_sub, &o_allowed, &o_nb, &o_face,
+                          &o_dir, &nd, &o_table, &o_out, &o_flags, &o_codes))
         return NULL;
-    Buf b_img, b_border, b_int, b_sub, b_allowed, b_nb, b_face, b_dir, b_table, b_out, b_flags;
-    Buf *all[] = {&b_img, &b_border, &b_int, &b_sub, &b_allowed, &b_nb, &b_face, &b_dir, &b_table, &b_out, &b_flags};
-    for (int i = 0; i < 11; i++) all[i]->held = 0;
+    Buf b_img, b_border, b_int, b_sub, b_allowed, b_nb, b_face, b_dir, b_table, b_out, b_flags, b_codes;
+    Buf *all[] = {&b_img, &b_border, &b_int, &b_sub, &b_allowed, &b_nb, &b_face, &b_dir, &b_table, &b_out, &b_flags,
+                  &b_codes};
+    for (int i = 0; i < 12; i++) all[i]->held = 0;
     PyObject *result = NULL;
     Vec bucket[8], gone = {0};
     memset(bucket, 0, sizeof(bucket));
@@ -160,11 +163,13 @@ static PyObject *iterate(PyObject *self, PyObject *args) {
         get_buf(o_allowed, &b_allowed, 0, 1, "allowed") || get_buf(o_nb, &b_nb, 0, sizeof(Py_ssize_t), "nb_off") ||
         get_buf(o_face, &b_face, 0, sizeof(Py_ssize_t), "face_off") ||
         get_buf(o_dir, &b_dir, 0, sizeof(Py_ssize_t), "directions") || get_buf(o_table, &b_table, nd == 3, 1, "table") ||
-        get_buf(o_out, &b_out, 1, sizeof(Py_ssize_t), "out") || get_buf(o_flags, &b_flags, 1, 1, "flags"))
+        get_buf(o_out, &b_out, 1, sizeof(Py_ssize_t), "out") || get_buf(o_flags, &b_flags, 1, 1, "flags") ||
+        get_buf(o_codes, &b_codes, 1, 1, "codes"))
         goto done;
     {
         uint8_t *img = b_img.view.buf, *interior = b_int.view.buf, *sub = b_sub.view.buf, *table = b_table.view.buf;
         uint8_t *flags = b_flags.held ? b_flags.view.buf : NULL;
+        uint8_t *codes = (b_codes.held && flags && nd == 2) ? b_codes.view.buf : NULL;
         const uint8_t *allowed = b_allowed.held ? b_allowed.view.buf : NULL;
         const Py_ssize_t *nb = b_nb.view.buf, *face = b_face.view.buf, *dirs = b_dir.view.buf;
         Py_ssize_t n_nb = b_nb.view.len / sizeof(Py_ssize_t), n_face = b_face.view.len / sizeof(Py_ssize_t);
@@ -196,7 +201,10 @@ static PyObject *iterate(PyObject *self, PyObject *args) {
                     Py_ssize_t p = bucket[k].v[i];
                     if (flags && (flags[p] & STABLE)) continue;
                     uint32_t code = 0;
-                    for (Py_ssize_t j = 0; j < n_nb; j++) code |= (uint32_t)(img[p + nb[j]] != 0) << j;
+                    if (codes)
+                        code = codes[p];
+                    else
+                        for (Py_ssize_t j = 0; j < n_nb; j++) code |= (uint32_t)(img[p + nb[j]] != 0) << j;
                     int del;
                     if (nd == 2) {
                         del = table[code];
@@ -220,6 +228,7 @@ static PyObject *iterate(PyObject *self, PyObject *args) {
                     for (Py_ssize_t j = 0; j < n_nb; j++) {
                         Py_ssize_t r = p + nb[j];
                         flags[r] &= (uint8_t)~STABLE;
+                        if (codes) codes[r] &= (uint8_t)~(1u << (7 - j)); /* p is r's neighbour 7 - j */
                         if (!img[r] || (flags[r] & INLIST) || interior[r]) continue;
                         /* a dormant border pixel wakes up */
                         flags[r] |= INLIST;
@@ -279,7 +288,36 @@ static PyObject *iterate(PyObject *self, PyObject *args) {
 done:
     for (int k = 0; k < 8; k++) free(bucket[k].v);
     free(gone.v);
-    for (int i = 0; i < 11; i++) release(all[i]);
+    for (int i = 0; i < 12; i++) release(all[i]);
+    return result;
+}
+
+/* codes2d(img, nb_off, codes): the 2D neighbour code of every foreground pixel of a padded flat image */
+static PyObject *codes2d(PyObject *self, PyObject *args) {
+    PyObject *o_img, *o_nb, *o_codes;
+    if (!PyArg_ParseTuple(args, "OOO", &o_img, &o_nb, &o_codes)) return NULL;
+    Buf b[3];
+    for (int i = 0; i < 3; i++) b[i].held = 0;
+    PyObject *result = NULL;
+    if (get_buf(o_img, &b[0], 0, 1, "img") || get_buf(o_nb, &b[1], 0, sizeof(Py_ssize_t), "nb_off") ||
+        get_buf(o_codes, &b[2], 1, 1, "codes"))
+        goto done;
+    {
+        const uint8_t *img = b[0].view.buf;
+        const Py_ssize_t *nb = b[1].view.buf;
+        uint8_t *codes = b[2].view.buf;
+        Py_ssize_t n = b[0].view.len;
+        for (Py_ssize_t p = 0; p < n; p++) {
+            if (!img[p]) continue;
+            uint8_t c = 0;
+            for (int j = 0; j < 8; j++) c |= (uint8_t)((img[p + nb[j]] != 0) << j);
+            codes[p] = c;
+        }
+        Py_INCREF(Py_None);
+        result = Py_None;
+    }
+done:
+    for (int i = 0; i < 3; i++) release(&b[i]);
     return result;
 }
 
@@ -377,6 +415,7 @@ static PyMethodDef methods[] = {
     {"iterate", iterate, METH_VARARGS, "One thinning iteration on the active border set (see thinning.py)."},
     {"classify", classify, METH_VARARGS, "Classify 26-bit codes with the memo table (see simple.py)."},
     {"prepare", prepare, METH_VARARGS, "Border, interior flags and subfields of a padded image (see thinning.py)."},
+    {"codes2d", codes2d, METH_VARARGS, "2D neighbour codes of the foreground of a padded flat image."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -355,11 +355,15 @@ class _Thinner:
             self._table = sp.deletable_lut_2d().view(np.uint8) if self.nd == 2 else sp._table_3d()
             # pixels known not deletable until a neighbour goes; not kept where numpy passes delete too
             self._stable = None if self.equivariant else np.zeros(self.img.size, np.uint8)  # the kernel's flags
+            self._codes2d = None
+            if self._stable is not None and self.nd == 2:  # codes kept up to date by the kernel
+                self._codes2d = np.zeros(self.img.size, np.uint8)
+                _thinc.codes2d(self.img8, self.gather.nb_off[:8], self._codes2d)
         out = self._bufs[0] if self.border.base is not self._bufs[0] else self._bufs[1]
         allowed = None if self.allowed is None else self.allowed.view(np.uint8)
         total, n_out, _ = _thinc.iterate(self.img8, self.border, self.interior.view(np.uint8), self.subfield, allowed,
                                          self.gather.nb_off[: 8 if self.nd == 2 else 26], self.face_off, self._dirs,
-                                         self.nd, self._table, out, self._stable)
+                                         self.nd, self._table, out, self._stable, self._codes2d)
         self.border = out[:n_out]
         return total
 

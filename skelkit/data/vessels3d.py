@@ -18,7 +18,7 @@ Examples
 --------
 >>> import numpy as np
 >>> m = vessel_volume((32, 40, 40), np.random.default_rng(0), kind="tree")
->>> m.dtype, m.shape, 0 < m.mean() < 0.5
+>>> m.dtype, m.shape, bool(0 < m.mean() < 0.5)
 (dtype('bool'), (32, 40, 40), True)
 """
 
