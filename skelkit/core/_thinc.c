@@ -225,11 +225,13 @@ static PyObject *iterate(PyObject *self, PyObject *args) {
                     if (push(&gone, p)) goto nomem;
                     if (!flags) continue;
                     flags[p] |= JUSTGONE;
+                    if (codes) /* p is r's neighbour 7 - j; a constant bound lets the compiler unroll */
+                        for (int j = 0; j < 8; j++) codes[p + nb[j]] &= (uint8_t)~(1u << (7 - j));
                     for (Py_ssize_t j = 0; j < n_nb; j++) {
                         Py_ssize_t r = p + nb[j];
-                        flags[r] &= (uint8_t)~STABLE;
-                        if (codes) codes[r] &= (uint8_t)~(1u << (7 - j)); /* p is r's neighbour 7 - j */
-                        if (!img[r] || (flags[r] & INLIST) || interior[r]) continue;
+                        uint8_t fr = flags[r] & (uint8_t)~STABLE;
+                        flags[r] = fr;
+                        if ((fr & INLIST) || !img[r] || interior[r]) continue;
                         /* a dormant border pixel wakes up */
                         flags[r] |= INLIST;
                         if (n_cur >= cap) goto overflow;
