@@ -83,6 +83,8 @@ def parse_args(argv=None):
     p.add_argument("--data-seed", type=int, default=1234)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--report-only", action="store_true")
+    p.add_argument("--docs", help="also write the report between the experiment markers of this Markdown file "
+                                  "and its figure next to it (img/cldice_arms.png)")
     a = p.parse_args(argv)
     a.arms = [x for x in a.arms.split(",") if x]
     a.seeds = [int(x) for x in a.seeds.split(",") if x]
@@ -251,15 +253,82 @@ def report(res) -> str:
                     cells.append(f"{d:+.3f} [{lo:+.3f}, {hi:+.3f}]")
                 L.append(f"| {arm} | " + " | ".join(cells) + " |")
             L.append("")
-    L += ["Per seed, set A: mean b0 error / Dice", "", "| arm | " + " | ".join(f"seed {s}" for s in seeds) + " |",
-          "|---" * (len(seeds) + 1) + "|"]
+    L += ["Per seed, set A: mean b0 error / Dice (a run *collapsed* when its mean Dice is below "
+          f"{COLLAPSED}: it then predicts too little or too much vessel and its b0 error means little)", "",
+          "| arm | " + " | ".join(f"seed {s}" for s in seeds) + " | collapsed | median b0 error / Dice |",
+          "|---" * (len(seeds) + 3) + "|"]
     for arm in arms:
-        cells = []
+        cells, b0s, dices = [], [], []
         for s in seeds:
             r = res["runs"].get(f"{arm}/{s}")
-            cells.append(f"{np.mean(r['A']['b0_error']):.2f} / {np.mean(r['A']['dice']):.3f}" if r else "")
-        L.append(f"| {arm} | " + " | ".join(cells) + " |")
+            if r:
+                b0s.append(np.mean(r["A"]["b0_error"]))
+                dices.append(np.mean(r["A"]["dice"]))
+            cells.append(f"{b0s[-1]:.2f} / {dices[-1]:.3f}" if r else "")
+        n_bad = sum(d < COLLAPSED for d in dices)
+        L.append(f"| {arm} | " + " | ".join(cells) + f" | {n_bad} of {len(dices)} | "
+                 f"{np.median(b0s):.2f} / {np.median(dices):.3f} |")
+    L += ["", *verdict(res, arms)]
     return "\n".join(L) + "\n"
+
+
+COLLAPSED = 0.6  # mean Dice on set A below this: the run collapsed
+
+
+def verdict(res, arms) -> list:
+    """The issue's target, checked per arm: b0 error below soft clDice's (paired CI < 0) with Dice within 0.01 of Dice alone."""
+    if not {"dice", "soft"} <= set(arms):
+        return []
+    L = ["Target check (set A): mean b0 error below soft clDice's (paired 95% CI entirely below 0), Dice within 0.01 "
+         "of the Dice-only arm, no collapsed run:", ""]
+    dice0 = seed_mean(res, "dice", "A", "dice")[0].mean()
+    for arm in arms:
+        if arm in ("dice", "soft"):
+            continue
+        d, lo, hi = paired(res, arm, "soft", "A", "b0_error")
+        dd = seed_mean(res, arm, "A", "dice")[0].mean() - dice0
+        bad = sum(np.mean(v["A"]["dice"]) < COLLAPSED for k, v in res["runs"].items() if k.split("/")[0] == arm)
+        ok = hi < 0 and dd >= -0.01 and bad == 0
+        L.append(f"- `{arm}`: Δ b0 vs soft {d:+.2f} [{lo:+.2f}, {hi:+.2f}], Δ Dice vs Dice alone {dd:+.3f}, "
+                 f"{bad} collapsed: **{'meets' if ok else 'misses'}** the target")
+    return L
+
+
+def figure(res, path: Path) -> None:
+    """Each run (arm x seed) as a point: set-A mean Dice against mean b0 error."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    arms = [a for a in ARMS if any(k.split("/")[0] == a for k in res["runs"])]
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    marks = "os^Dvp<>hX*P"
+    for i, arm in enumerate(arms):
+        runs = [v for k, v in res["runs"].items() if k.split("/")[0] == arm]
+        ax.scatter([np.mean(r["A"]["dice"]) for r in runs], [np.mean(r["A"]["b0_error"]) for r in runs],
+                   marker=marks[i % len(marks)], label=arm, s=40)
+    ax.axvline(COLLAPSED, color="0.7", lw=0.8, ls="--")
+    ax.set_xlabel("Dice (set A, mean over images)")
+    ax.set_ylabel("b0 error (set A, mean over images)")
+    ax.set_title("One point per training run (arm x seed); right and low is better")
+    ax.legend(fontsize=7, ncol=2)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+START, END = "<!-- cldice-experiment:start -->", "<!-- cldice-experiment:end -->"
+
+
+def write_docs(md: str, res, doc: Path) -> None:
+    text = doc.read_text()
+    if START not in text or END not in text:
+        raise SystemExit(f"{doc}: markers {START} / {END} not found")
+    figure(res, doc.parent / "img" / "cldice_arms.png")
+    body = f"{START}\n\n{md}\n![runs](img/cldice_arms.png)\n\n{END}"
+    atomic_write_text(doc, text[:text.index(START)] + body + text[text.index(END) + len(END):])
 
 
 def main(argv=None):
@@ -268,6 +337,8 @@ def main(argv=None):
     res = json.loads((out / "results.json").read_text()) if args.report_only else run(args)
     md = report(res)
     atomic_write_text(out / "results.md", md)
+    if args.docs:
+        write_docs(md, res, Path(args.docs))
     print(md)
 
 

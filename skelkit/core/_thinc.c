@@ -294,51 +294,26 @@ done:
     return result;
 }
 
-/* codes2d(img, nb_off, codes): the 2D neighbour code of every foreground pixel of a padded flat image */
-static PyObject *codes2d(PyObject *self, PyObject *args) {
-    PyObject *o_img, *o_nb, *o_codes;
-    if (!PyArg_ParseTuple(args, "OOO", &o_img, &o_nb, &o_codes)) return NULL;
-    Buf b[3];
-    for (int i = 0; i < 3; i++) b[i].held = 0;
-    PyObject *result = NULL;
-    if (get_buf(o_img, &b[0], 0, 1, "img") || get_buf(o_nb, &b[1], 0, sizeof(Py_ssize_t), "nb_off") ||
-        get_buf(o_codes, &b[2], 1, 1, "codes"))
-        goto done;
-    {
-        const uint8_t *img = b[0].view.buf;
-        const Py_ssize_t *nb = b[1].view.buf;
-        uint8_t *codes = b[2].view.buf;
-        Py_ssize_t n = b[0].view.len;
-        for (Py_ssize_t p = 0; p < n; p++) {
-            if (!img[p]) continue;
-            uint8_t c = 0;
-            for (int j = 0; j < 8; j++) c |= (uint8_t)((img[p + nb[j]] != 0) << j);
-            codes[p] = c;
-        }
-        Py_INCREF(Py_None);
-        result = Py_None;
-    }
-done:
-    for (int i = 0; i < 3; i++) release(&b[i]);
-    return result;
-}
-
-/* prepare(img, face_off, pshape, origin_parity, interior, subfield, border) -> n_border
+/* prepare(img, face_off, pshape, origin_parity, interior, subfield, border[, nb_off, codes]) -> n_border
  *   img      uint8 (N,) padded flat image (0/1); pshape intp (nd,) its shape
  *   origin_parity intp (nd,): parity of the global coordinate of padded index 0 on each axis
  *   interior, subfield: uint8 (N,) outputs (zeroed by the caller); border: intp (capacity) output
- * One pass: border pixels (a background face neighbour), interior flags and subfield ids of the foreground. */
+ *   nb_off intp (8), codes uint8 (N,): 2D only, optional: also the neighbour code of every foreground pixel
+ * One pass: border pixels (a background face neighbour), interior flags and subfield ids of the foreground.
+ * Runs of eight background bytes are skipped a word at a time (most of a sparse image). */
 static PyObject *prepare(PyObject *self, PyObject *args) {
-    PyObject *o_img, *o_face, *o_shape, *o_par, *o_int, *o_sub, *o_border;
-    if (!PyArg_ParseTuple(args, "OOOOOOO", &o_img, &o_face, &o_shape, &o_par, &o_int, &o_sub, &o_border)) return NULL;
-    Buf b[7];
-    Buf *all[] = {&b[0], &b[1], &b[2], &b[3], &b[4], &b[5], &b[6]};
-    for (int i = 0; i < 7; i++) b[i].held = 0;
+    PyObject *o_img, *o_face, *o_shape, *o_par, *o_int, *o_sub, *o_border, *o_nb = Py_None, *o_codes = Py_None;
+    if (!PyArg_ParseTuple(args, "OOOOOOO|OO", &o_img, &o_face, &o_shape, &o_par, &o_int, &o_sub, &o_border, &o_nb,
+                          &o_codes))
+        return NULL;
+    Buf b[9];
+    for (int i = 0; i < 9; i++) b[i].held = 0;
     PyObject *result = NULL;
     if (get_buf(o_img, &b[0], 0, 1, "img") || get_buf(o_face, &b[1], 0, sizeof(Py_ssize_t), "face_off") ||
         get_buf(o_shape, &b[2], 0, sizeof(Py_ssize_t), "pshape") ||
         get_buf(o_par, &b[3], 0, sizeof(Py_ssize_t), "origin_parity") || get_buf(o_int, &b[4], 1, 1, "interior") ||
-        get_buf(o_sub, &b[5], 1, 1, "subfield") || get_buf(o_border, &b[6], 1, sizeof(Py_ssize_t), "border"))
+        get_buf(o_sub, &b[5], 1, 1, "subfield") || get_buf(o_border, &b[6], 1, sizeof(Py_ssize_t), "border") ||
+        get_buf(o_nb, &b[7], 0, sizeof(Py_ssize_t), "nb_off") || get_buf(o_codes, &b[8], 1, 1, "codes"))
         goto done;
     {
         const uint8_t *img = b[0].view.buf;
@@ -346,6 +321,9 @@ static PyObject *prepare(PyObject *self, PyObject *args) {
         uint8_t *interior = b[4].view.buf, *sub = b[5].view.buf;
         Py_ssize_t *border = b[6].view.buf, cap = b[6].view.len / sizeof(Py_ssize_t);
         int nd = (int)(b[2].view.len / sizeof(Py_ssize_t)), n_face = (int)(b[1].view.len / sizeof(Py_ssize_t));
+        const Py_ssize_t *nb = b[7].held ? b[7].view.buf : NULL;
+        uint8_t *codes = (b[8].held && nb && nd == 2 && b[7].view.len == 8 * (Py_ssize_t)sizeof(Py_ssize_t))
+                             ? b[8].view.buf : NULL;
         Py_ssize_t n = 0, p = 0;
         Py_ssize_t nz = nd == 3 ? shape[0] : 1, ny = shape[nd - 2], nx = shape[nd - 1];
         for (Py_ssize_t z = 0; z < nz; z++)
@@ -354,8 +332,22 @@ static PyObject *prepare(PyObject *self, PyObject *args) {
                                      : (uint8_t)(((y + par[0]) & 1) << 1);
                 Py_ssize_t px = par[nd - 1];
                 for (Py_ssize_t x = 0; x < nx; x++, p++) {
+                    if (x + 8 <= nx) {
+                        uint64_t word;
+                        memcpy(&word, img + p, 8);
+                        if (!word) {
+                            x += 7;
+                            p += 7;
+                            continue;
+                        }
+                    }
                     if (!img[p]) continue;
                     sub[p] = zy | (uint8_t)((x + px) & 1);
+                    if (codes) {
+                        uint8_t c = 0;
+                        for (int j = 0; j < 8; j++) c |= (uint8_t)((img[p + nb[j]] != 0) << j);
+                        codes[p] = c;
+                    }
                     int on_border = 0;
                     for (int f = 0; f < n_face; f++)
                         if (!img[p + face[f]]) {
@@ -376,7 +368,7 @@ static PyObject *prepare(PyObject *self, PyObject *args) {
         result = PyLong_FromSsize_t(n);
     }
 done:
-    for (int i = 0; i < 7; i++) release(all[i]);
+    for (int i = 0; i < 9; i++) release(&b[i]);
     return result;
 }
 
@@ -417,7 +409,6 @@ static PyMethodDef methods[] = {
     {"iterate", iterate, METH_VARARGS, "One thinning iteration on the active border set (see thinning.py)."},
     {"classify", classify, METH_VARARGS, "Classify 26-bit codes with the memo table (see simple.py)."},
     {"prepare", prepare, METH_VARARGS, "Border, interior flags and subfields of a padded image (see thinning.py)."},
-    {"codes2d", codes2d, METH_VARARGS, "2D neighbour codes of the foreground of a padded flat image."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -237,13 +237,17 @@ class _Thinner:
         # state a reference cycle, which piles up in long chunked runs.
         self._lut2d = sp.deletable_lut_2d() if nd == 2 else None
         self._bufs = None  # the compiled kernel's border buffers, made on first use
+        self._codes_all = None  # 2D neighbour codes from the kernel's prepare
         self.interior = np.zeros(self.img.size, bool)
         self.subfield = np.zeros(self.img.size, np.uint8)
         # padded coordinate c is global coordinate c - 1 + origin
         if _thinc is not None and _use_kernel:
             border = np.empty(int(np.count_nonzero(self.img)), np.intp)
+            # 2D: the neighbour codes too, kept up to date by the kernel (used when it keeps flags)
+            self._codes_all = np.zeros(self.img.size, np.uint8) if nd == 2 else None
             n = _thinc.prepare(self.img8, self.face_off, np.asarray(self.pshape, np.intp),
-                               ((origin - 1) & 1).astype(np.intp), self.interior.view(np.uint8), self.subfield, border)
+                               ((origin - 1) & 1).astype(np.intp), self.interior.view(np.uint8), self.subfield, border,
+                               self.gather.nb_off[:8], self._codes_all)
             self.border = border[:n]
             return
         # Work only on the foreground: border test by gathers, subfield ids
@@ -355,10 +359,8 @@ class _Thinner:
             self._table = sp.deletable_lut_2d().view(np.uint8) if self.nd == 2 else sp._table_3d()
             # pixels known not deletable until a neighbour goes; not kept where numpy passes delete too
             self._stable = None if self.equivariant else np.zeros(self.img.size, np.uint8)  # the kernel's flags
-            self._codes2d = None
-            if self._stable is not None and self.nd == 2:  # codes kept up to date by the kernel
-                self._codes2d = np.zeros(self.img.size, np.uint8)
-                _thinc.codes2d(self.img8, self.gather.nb_off[:8], self._codes2d)
+            # codes stay exact only while every deletion goes through the kernel with flags
+            self._codes2d = self._codes_all if self._stable is not None else None
         out = self._bufs[0] if self.border.base is not self._bufs[0] else self._bufs[1]
         allowed = None if self.allowed is None else self.allowed.view(np.uint8)
         total, n_out, _ = _thinc.iterate(self.img8, self.border, self.interior.view(np.uint8), self.subfield, allowed,
