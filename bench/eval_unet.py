@@ -28,6 +28,7 @@ import skelkit
 from skelkit.data.skelneton import class_of, default_root, load_pairs, load_split
 from skelkit.io.atomic import atomic_write_text
 from skelkit.metrics.overlap import pooled_f1, precision_recall_f1, skelneton_score
+from skelkit.metrics.thinness import full_blocks
 from skelkit.models.unet import load_unet, predict_proba
 from skelkit.models.weights import weights_path
 
@@ -37,6 +38,8 @@ def scores(preds, gts) -> dict:
         "skelneton": round(skelneton_score(preds, gts), 4),
         "pooled_f1": round(pooled_f1(preds, gts), 4),
         "f1_tol1": round(float(np.mean([precision_recall_f1(p, g, tolerance=1)[2] for p, g in zip(preds, gts)])), 4),
+        "f1_tol2": round(float(np.mean([precision_recall_f1(p, g, tolerance=2)[2] for p, g in zip(preds, gts)])), 4),
+        "blocks_2x2_per_image": round(float(np.mean([full_blocks(p) for p in preds])), 2),
     }
 
 
@@ -86,6 +89,7 @@ def main(argv=None):
     pred = load_unet(wpath)
     report = {"label": args.label, "weights": str(wpath), "split": str(split_path),
               "members": len(pred.members), "width": pred.members[0].width, "meta": pred.meta,
+              "parameters_per_member": sum(p.numel() for p in pred.members[0].parameters()),
               "machine": f"{platform.machine()} CPU, torch {torch.__version__}, 1 thread", "sets": {}}
     for part in args.sets.split(","):
         names, shapes, gts = load_pairs(root, split[part])

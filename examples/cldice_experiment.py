@@ -47,18 +47,20 @@ from skelkit.metrics.overlap import cldice, dice
 from skelkit.metrics.topology import betti_errors
 from skelkit.models.unet import UNet
 
+# every arm spells out hybrid/noise/guard: ClDiceLoss's defaults now come from this experiment
+_PLAIN = {"hybrid": False, "noise": 0.0, "guard": False}
 ARMS = {
     "dice": None,
     "soft": {"skeletonizer": "soft"},
-    "exact": {"skeletonizer": "exact"},
-    "skelite-old": {"skeletonizer": "skelite"},
-    "skelite": {"skeletonizer": "skelite"},
-    "skelite-guard": {"skeletonizer": "skelite", "guard": True},
-    "skelite-hybrid": {"skeletonizer": "skelite", "hybrid": True},
-    "skelite-noise": {"skeletonizer": "skelite", "noise": 0.33},
-    "skelite-hybrid-guard": {"skeletonizer": "skelite", "hybrid": True, "guard": True},
-    "skelite-hybrid-noise": {"skeletonizer": "skelite", "hybrid": True, "noise": 0.33},
-    "exact-hybrid": {"skeletonizer": "exact", "hybrid": True},
+    "exact": {"skeletonizer": "exact", **_PLAIN},
+    "skelite-old": {"skeletonizer": "skelite", **_PLAIN},
+    "skelite": {"skeletonizer": "skelite", **_PLAIN},
+    "skelite-guard": {"skeletonizer": "skelite", **_PLAIN, "guard": True},
+    "skelite-hybrid": {"skeletonizer": "skelite", **_PLAIN, "hybrid": True},
+    "skelite-noise": {"skeletonizer": "skelite", **_PLAIN, "noise": 0.33},
+    "skelite-hybrid-guard": {"skeletonizer": "skelite", **_PLAIN, "hybrid": True, "guard": True},
+    "skelite-hybrid-noise": {"skeletonizer": "skelite", **_PLAIN, "hybrid": True, "noise": 0.33},
+    "exact-hybrid": {"skeletonizer": "exact", **_PLAIN, "hybrid": True},
 }
 #: Set B: thinner, denser vessels than the training distribution (``vessel_segmentation.RENDER``).
 RENDER_B = dict(vs.RENDER, radius=(0.5, 1.6), n_curves=(6, 11), faint_prob=0.9)

@@ -83,7 +83,7 @@ def test_exact_gradient_only_on_skeletons():
     """Straight-through: gradient reaches kept skeleton pixels of the prediction and target skeleton pixels only."""
     t = _vessels_2d(b=1)
     p = _probabilities(t, seed=3).requires_grad_(True)
-    ClDiceLoss("exact")(p, t).backward()
+    ClDiceLoss("exact", hybrid=False)(p, t).backward()
     skel_p = skelkit.skeletonize((p.detach() > 0.5).numpy()[0, 0], method="exact")
     skel_t = skelkit.skeletonize(t.numpy()[0, 0].astype(bool), method="exact")
     nonzero = p.grad[0, 0].numpy() != 0
@@ -182,7 +182,7 @@ def test_skelite_sparse_default_matches_dense():
     grads = []
     for kw in ({}, {"sparse": False}):
         p = _probabilities(t).requires_grad_(True)
-        loss = ClDiceLoss("skelite", skeletonizer_kwargs=kw)(p, t)
+        loss = ClDiceLoss("skelite", hybrid=False, noise=0.0, skeletonizer_kwargs=kw)(p, t)
         loss.backward()
         grads.append((loss.detach(), p.grad))
     torch.testing.assert_close(grads[0][0], grads[1][0])
@@ -272,17 +272,34 @@ def test_hybrid_and_noise_options():
     torch.manual_seed(1)
     t = _vessels_2d()
     logits = (6 * t - 3 + torch.randn_like(t)).requires_grad_(True)
-    hard = ClDiceLoss("skelite", sigmoid=True)(logits, t)
-    hyb = ClDiceLoss("skelite", sigmoid=True, hybrid=True)
+    hard = ClDiceLoss("skelite", sigmoid=True, hybrid=False, noise=0.0)(logits, t)
+    hyb = ClDiceLoss("skelite", sigmoid=True, hybrid=True, noise=0.0)
     value = hyb(logits, t)
     assert float(value) == pytest.approx(float(hard))  # the hard skeleton's value...
     value.backward()
     p = torch.sigmoid(logits.detach())
     assert logits.grad[p <= 0.5].abs().sum() > 0  # ...with the soft skeleton's gradient, which reaches p < 0.5
-    noisy = ClDiceLoss("skelite", sigmoid=True, noise=0.33)
+    noisy = ClDiceLoss("skelite", sigmoid=True, hybrid=False, noise=0.33)
     a, b = float(noisy(logits, t)), float(noisy(logits, t))
     assert a != b  # sampled each call in training mode
     noisy.eval()
     assert float(noisy(logits, t)) == pytest.approx(float(hard))
     with pytest.raises(SkelkitError, match="hard skeletonizers"):
         ClDiceLoss("soft", hybrid=True)
+
+
+@pytest.mark.parametrize("name", ["soft", "exact", "skelite"])
+def test_loss_defaults_come_from_the_method_table(name):
+    best = skelkit.get_method(name).loss_defaults
+    loss = ClDiceLoss(skeletonizer=name)
+    assert loss.guard == bool(best.get("guard", False))
+    assert loss.hybrid == bool(best.get("hybrid", False))
+    assert loss.noise == best.get("noise", 0.0)
+    if name != "soft":  # explicit arguments win over the table
+        off = ClDiceLoss(skeletonizer=name, hybrid=False, noise=0.0)
+        assert (off.hybrid, off.noise) == (False, 0.0)
+
+
+def test_loss_defaults_keys_are_checked():
+    with pytest.raises(SkelkitError, match="loss_defaults"):
+        skelkit.Method("toy", "toy", numpy=lambda m: m, not_chunkable="toy", loss_defaults={"alpha": 1})

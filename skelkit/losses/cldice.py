@@ -94,24 +94,28 @@ class ClDiceLoss(nn.Module):
         target. Ignored, with a warning, for single-channel input.
     reduction : {"mean", "sum", "none"}
         Over batch items and channels; ``"none"`` returns shape (B, C).
-    guard : bool
+    guard : bool, optional
         Use the skeletonizer's topology guard (Skelite: deletions restricted
         to simple, non-endpoint pixels); only for skeletonizers with a
         ``guard`` option.
-    hybrid : bool
+    hybrid : bool, optional
         Hard skeleton in the forward pass, the soft skeleton's gradient in
         the backward pass (for hard skeletonizers): the loss value is the
         hard skeleton's clDice, while the gradient reaches every ridge of the
         probabilities on both sides of 0.5, sub-threshold specks included
         (a hard skeleton's straight-through gradient reaches only pixels
         already above 0.5).
-    noise : float
+    noise : float, optional
         Menten et al. (ICCV 2023): before the hard skeleton of the
         prediction, sample ``sigmoid((logit(p) + noise * L) / noise_tau)``
         with ``L`` standard logistic noise (their ``beta``, 0.33), so pixels
-        near 0.5 enter the skeleton in some steps and not in others. 0 (the
-        default) turns it off; applied in training mode only (``loss.eval()``
-        turns it off).
+        near 0.5 enter the skeleton in some steps and not in others. 0 turns
+        it off; applied in training mode only (``loss.eval()`` turns it off).
+
+        ``guard``, ``hybrid`` and ``noise`` left at None take the
+        skeletonizer's ``loss_defaults`` from the method table: the variant
+        that did best in the clDice experiment (docs/cldice.md); otherwise
+        False, False, 0.
     noise_tau : float
         Temperature of that sampling (their ``tau``, 1).
     skeletonizer_kwargs : dict, optional
@@ -146,16 +150,20 @@ class ClDiceLoss(nn.Module):
         softmax: bool = False,
         include_background: bool = True,
         reduction: str = "mean",
-        guard: bool = False,
+        guard: bool | None = None,
         skeletonizer_kwargs: dict | None = None,
-        hybrid: bool = False,
-        noise: float = 0.0,
+        hybrid: bool | None = None,
+        noise: float | None = None,
         noise_tau: float = 1.0,
     ):
         super().__init__()
         if skeletonizer not in skeletonizers():
             raise SkelkitError(f"unknown skeletonizer {skeletonizer!r}; choose one of {', '.join(skeletonizers())}")
         method = get_method(skeletonizer)
+        best = method.loss_defaults
+        guard = bool(best.get("guard", False) if guard is None else guard)
+        hybrid = bool(best.get("hybrid", False) if hybrid is None else hybrid)
+        noise = best.get("noise", 0.0) if noise is None else noise
         if not smooth > 0:
             raise SkelkitError(f"smooth must be > 0 (it keeps empty channels finite), got {smooth!r}")
         if sigmoid and softmax:
