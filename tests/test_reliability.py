@@ -274,12 +274,17 @@ main(sys.argv[1:])
 """
 
 
-def test_sigterm_during_chunked_run_removes_scratch_and_partial_output(tmp_path):
+def _box_zarr(path, box):
+    """A 32^3 Zarr volume (16^3 chunks) holding one box of foreground."""
     zarr = pytest.importorskip("zarr")
     vol = np.zeros((32, 32, 32), bool)
-    vol[4:28, 4:28, 4:28] = True
-    z = zarr.open_array(str(tmp_path / "v.zarr"), mode="w", shape=vol.shape, chunks=(16, 16, 16), dtype=bool)
+    vol[box] = True
+    z = zarr.open_array(str(path), mode="w", shape=vol.shape, chunks=(16, 16, 16), dtype=bool)
     z[:] = vol
+
+
+def test_sigterm_during_chunked_run_removes_scratch_and_partial_output(tmp_path):
+    _box_zarr(tmp_path / "v.zarr", np.s_[4:28, 4:28, 4:28])
     script = tmp_path / "slow_chunked.py"
     script.write_text(CHUNKED_SLOW)
     out = tmp_path / "kz"
@@ -361,11 +366,7 @@ def test_api_errors_are_skelkit_errors():
 
 
 def test_chunked_progress_stays_off_stdout_when_not_a_terminal(tmp_path):
-    zarr = pytest.importorskip("zarr")
-    vol = np.zeros((32, 32, 32), bool)
-    vol[4:28, 6:26, 8:24] = True
-    z = zarr.open_array(str(tmp_path / "v.zarr"), mode="w", shape=vol.shape, chunks=(16, 16, 16), dtype=bool)
-    z[:] = vol
+    _box_zarr(tmp_path / "v.zarr", np.s_[4:28, 6:26, 8:24])
     r = run("skeletonize", tmp_path / "v.zarr", "-o", tmp_path / "o", "--chunks", "16", "-m", "soft", "--max-iter", "3")
     assert r.returncode == 0, r.stderr
     assert r.stdout == "" and "\r" not in r.stderr and "round" not in r.stderr
