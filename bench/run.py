@@ -349,7 +349,7 @@ def _quality(outs, case: Case, ref) -> dict:
             # clDice of the two skeletons seen as 1-pixel-radius tubes: centreline agreement within 1 pixel.
             tube = np.ones((3,) * skel.ndim, bool)
             r["cldice_vs_exact"] = M.cldice(ndimage.binary_dilation(skel, tube), ndimage.binary_dilation(ref[i], tube),
-                                            pred_skel=skel, gt_skel=ref[i])[0]
+                                            pred_skel=skel, ref_skel=ref[i])[0]
         if gts is not None:
             r["f1_exact_px"] = M.precision_recall_f1(skel, gts[i], 0)[2]
             r["f1_tol1"] = M.precision_recall_f1(skel, gts[i], 1)[2]
