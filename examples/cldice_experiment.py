@@ -209,9 +209,19 @@ class _nothing:
 
 
 # ------------------------------------------------------------------ report
+def arm_runs(res, arm) -> list:
+    """The finished runs (one per seed) of ``arm``."""
+    return [v for k, v in res["runs"].items() if k.split("/")[0] == arm]
+
+
+def present_arms(res) -> list:
+    """The arms with at least one finished run, in table order."""
+    return [a for a in ARMS if arm_runs(res, a)]
+
+
 def seed_mean(res, arm, source, metric):
     """Per image, the metric averaged over the seeds the arm has."""
-    runs = [v for k, v in res["runs"].items() if k.split("/")[0] == arm]
+    runs = arm_runs(res, arm)
     return np.mean([r[source][metric] for r in runs], axis=0), len(runs)
 
 
@@ -224,7 +234,7 @@ def paired(res, arm, base, source, metric) -> tuple:
 
 
 def report(res) -> str:
-    arms = [a for a in ARMS if any(k.split("/")[0] == a for k in res["runs"])]
+    arms = present_arms(res)
     seeds = sorted({int(k.split("/")[1]) for k in res["runs"]})
     cfg = res["config"]
     L = [f"Config: {cfg.get('n_train')} training images of {cfg.get('size')}^2, {cfg.get('epochs')} epochs, U-Net "
@@ -237,7 +247,7 @@ def report(res) -> str:
         for arm in arms:
             cells = [f"{seed_mean(res, arm, source, m)[0].mean():.3f}" for m in
                      ("dice", "cldice", "b0_error", "spurious", "fragments", "missed", "b1_error")]
-            cpu = np.mean([v["cpu_s_per_step"] for k, v in res["runs"].items() if k.split("/")[0] == arm])
+            cpu = np.mean([v["cpu_s_per_step"] for v in arm_runs(res, arm)])
             L.append(f"| {arm} | " + " | ".join(cells) + f" | {cpu:.3f} |")
         L.append("")
         for base in ("dice", "soft"):
@@ -289,7 +299,7 @@ def verdict(res, arms) -> list:
             continue
         d, lo, hi = paired(res, arm, "soft", "A", "b0_error")
         dd = seed_mean(res, arm, "A", "dice")[0].mean() - dice0
-        bad = sum(np.mean(v["A"]["dice"]) < COLLAPSED for k, v in res["runs"].items() if k.split("/")[0] == arm)
+        bad = sum(np.mean(v["A"]["dice"]) < COLLAPSED for v in arm_runs(res, arm))
         ok = hi < 0 and dd >= -0.01 and bad == 0
         L.append(f"- `{arm}`: Δ b0 vs soft {d:+.2f} [{lo:+.2f}, {hi:+.2f}], Δ Dice vs Dice alone {dd:+.3f}, "
                  f"{bad} collapsed: **{'meets' if ok else 'misses'}** the target")
@@ -303,11 +313,11 @@ def figure(res, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    arms = [a for a in ARMS if any(k.split("/")[0] == a for k in res["runs"])]
+    arms = present_arms(res)
     fig, ax = plt.subplots(figsize=(7, 4.5))
     marks = "os^Dvp<>hX*P"
     for i, arm in enumerate(arms):
-        runs = [v for k, v in res["runs"].items() if k.split("/")[0] == arm]
+        runs = arm_runs(res, arm)
         ax.scatter([np.mean(r["A"]["dice"]) for r in runs], [np.mean(r["A"]["b0_error"]) for r in runs],
                    marker=marks[i % len(marks)], label=arm, s=40)
     ax.axvline(COLLAPSED, color="0.7", lw=0.8, ls="--")
