@@ -11,7 +11,7 @@ import numpy as np
 from .errors import SkelkitError
 
 
-def as_binary(image, threshold: float | None = None, *, name: str = "image") -> np.ndarray:
+def as_binary(image, threshold: float | None = None, *, name: str = "image", copy: bool = True) -> np.ndarray:
     """Return a new C-contiguous bool array: the foreground of a 2D or 3D image.
 
     One rule everywhere (whole and chunked runs, the API and the CLI):
@@ -30,10 +30,13 @@ def as_binary(image, threshold: float | None = None, *, name: str = "image") -> 
         Binary or grey-level image.
     threshold : float, optional
         Foreground is ``image > threshold``.
+    copy : bool
+        With False, a C-contiguous bool array with 0/1 bytes is returned
+        itself (for callers that only read it: saves a copy of a large image).
 
     Returns
     -------
-    mask : ndarray of bool, same shape (never the caller's array)
+    mask : ndarray of bool, same shape (never the caller's array unless ``copy=False``)
 
     Raises
     ------
@@ -52,6 +55,8 @@ def as_binary(image, threshold: float | None = None, *, name: str = "image") -> 
     check_threshold(threshold)
     if arr.dtype == bool:
         # canonical 0/1 bytes: numpy keeps any nonzero byte in a bool, and the code packing needs 0 or 1
+        if not copy and arr.flags.c_contiguous and (arr.size == 0 or arr.view(np.uint8).max() <= 1):
+            return arr
         return np.ascontiguousarray(arr).view(np.uint8) != 0
     check_dtype(arr.dtype, name)
     if np.issubdtype(arr.dtype, np.floating) and np.isnan(arr).any():

@@ -70,7 +70,7 @@ def test_equivariant_iteration_ignores_origin(img, data):
     origin = data.draw(st.tuples(*[st.integers(0, 1)] * img.ndim))
     states = []
     for o in (None, origin):
-        t = _Thinner(img, o)
+        t = _Thinner(img, o, equivariant=True)
         t.iterate_equivariant()
         states.append(t.result())
     np.testing.assert_array_equal(*states)
@@ -281,10 +281,15 @@ def test_torch_removable_and_subfields_reproduce_one_iteration(shape):
 @pytest.mark.parametrize("shape", [(7, 9), (5, 6, 7)])
 def test_packed_codes_match_neighbour_codes(shape):
     img = np.random.default_rng(10).random(shape) < 0.6
-    state = _Thinner(img)
+    state = _Thinner(img, equivariant=True)  # the numpy gathers of the equivariant passes
     idx = np.flatnonzero(np.pad(img, 1))
     dense = (sp.neighbour_codes_2d if len(shape) == 2 else sp.neighbour_codes_3d)(np.pad(img, 1)).ravel()
     np.testing.assert_array_equal(state._codes(idx), dense[idx])
+    packed = _Thinner(img)
+    if packed.packed:  # the kernel's state: foreground in bit 0, and in 2D the code of every foreground pixel
+        np.testing.assert_array_equal(packed.state & 1, np.pad(img, 1).ravel())
+        if len(shape) == 2:
+            np.testing.assert_array_equal(packed.codes[idx], dense[idx])
 
 
 def test_bad_input():
@@ -342,3 +347,16 @@ def test_torch_sweep_equals_numpy_batched(seed, nd, batch, mode):
     got = thin_torch(torch.from_numpy(masks)[:, None], **kw)[:, 0].numpy()
     want = np.stack([thin(m, **kw) for m in masks])
     np.testing.assert_array_equal(got, want)
+
+
+def test_thin_only_reads_its_input():
+    """thin() skips the copy of a canonical bool input, so it must leave the caller's array as it was."""
+    img = np.zeros((12, 15), bool)
+    img[2:10, 3:13] = True
+    before = img.copy()
+    want = thin(img)
+    np.testing.assert_array_equal(img, before)
+    odd = img.copy()
+    odd.view(np.uint8)[odd] = 0xFF  # 1-bit images store True as 0xFF: copied to 0/1, same skeleton
+    np.testing.assert_array_equal(thin(odd), want)
+    assert odd.view(np.uint8).max() == 0xFF

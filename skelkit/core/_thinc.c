@@ -94,8 +94,46 @@ static void release(Buf *b) {
     b->held = 0;
 }
 
-/* ------------------------------------------------------------- one iteration
- * iterate(img, border, interior, subfield, allowed, nb_off, face_off, directions, nd, table, out, flags)
+/* ------------------------------------------------------------------ lists */
+typedef struct {
+    Py_ssize_t *v;
+    Py_ssize_t n, cap;
+} Vec;
+
+static int grow(Vec *a) {
+    Py_ssize_t cap = a->cap ? 2 * a->cap : 256;
+    Py_ssize_t *v = realloc(a->v, sizeof(Py_ssize_t) * (size_t)cap);
+    if (!v) return -1;
+    a->v = v;
+    a->cap = cap;
+    return 0;
+}
+
+static int reserve(Vec *a, Py_ssize_t n) {
+    while (a->cap < n)
+        if (grow(a)) return -1;
+    return 0;
+}
+
+static inline int push(Vec *a, Py_ssize_t x) {
+    if (a->n == a->cap && grow(a)) return -1;
+    a->v[a->n++] = x;
+    return 0;
+}
+
+static inline int is_deletable(uint32_t code, int nd, uint8_t *table, Py_ssize_t *new_codes) {
+    if (nd == 2) return table[code];
+    uint8_t kind = table[code];
+    if (!kind) {
+        kind = classify3d(code);
+        table[code] = kind;
+        (*new_codes)++;
+    }
+    return kind == 3;
+}
+
+/* ------------------------------------------------------ one iteration, plain
+ * iterate(img, border, interior, subfield, allowed, nb_off, face_off, directions, nd, table, out)
  *   img       uint8 (N,)  padded flat image, 0/1, modified in place
  *   border    intp (n,)   flat indices of the border pixels to visit
  *   interior  uint8 (N,)  foreground pixels not yet on the border, modified in place
@@ -107,54 +145,23 @@ static void release(Buf *b) {
  *   nd        2 or 3
  *   table     uint8: 2D deletable LUT (256: 1 = deletable) or the 3D memo table (2**26: 0 unknown, 1/2/3)
  *   out       intp (capacity: every foreground pixel) receives the border to visit next time
- *   flags     uint8 (N,) or None (see below)
- *   codes     uint8 (N,) or None: 2D only, with flags: the neighbour code of every foreground pixel, kept
- *             up to date as pixels go (from prepare), so a test reads one byte instead of eight
  * returns (n_deleted, n_out_border, n_new_codes)
  *
  * Same decisions as thinning.py's _Thinner.iterate: per direction, the candidates are the border pixels
  * whose neighbour in that direction is background at the start of the direction's pass; subfield by
  * subfield, the deletable ones are deleted (pixels of one subfield are not adjacent, so deciding and
- * deleting one at a time is the same as deciding all first).
- *
- * With flags, a border pixel judged "keep" is STABLE: while nothing around it changes it would be judged
- * "keep" again, so it leaves the list (DORMANT: on the border, not in the list) instead of being visited
- * every pass. Deleting a pixel wakes its neighbours; a woken pixel that was a candidate of the current
- * direction at its start (its neighbour in that direction was background then) joins the current pass in
- * its subfield's turn, exactly when the numpy sweep would have looked at it.
+ * deleting one at a time is the same as deciding all first). Used between the numpy passes of
+ * equivariant thinning, which share these arrays; plain thinning runs `sweep` on packed states.
  */
-#define STABLE 1
-#define INLIST 2
-#define JUSTGONE 4
-
-typedef struct {
-    Py_ssize_t *v;
-    Py_ssize_t n, cap;
-} Vec;
-
-static int push(Vec *a, Py_ssize_t x) {
-    if (a->n == a->cap) {
-        Py_ssize_t cap = a->cap ? 2 * a->cap : 256;
-        Py_ssize_t *v = realloc(a->v, sizeof(Py_ssize_t) * (size_t)cap);
-        if (!v) return -1;
-        a->v = v;
-        a->cap = cap;
-    }
-    a->v[a->n++] = x;
-    return 0;
-}
-
 static PyObject *iterate(PyObject *self, PyObject *args) {
-    PyObject *o_img, *o_border, *o_interior, *o_sub, *o_allowed, *o_nb, *o_face, *o_dir, *o_table, *o_out,
-        *o_flags, *o_codes = Py_None;
+    PyObject *o_img, *o_border, *o_interior, *o_sub, *o_allowed, *o_nb, *o_face, *o_dir, *o_table, *o_out;
     int nd;
-    if (!PyArg_ParseTuple(args, "OOOOOOOOiOOO|O", &o_img, &o_border, &o_interior, &o_sub, &o_allowed, &o_nb, &o_face,
-                          &o_dir, &nd, &o_table, &o_out, &o_flags, &o_codes))
+    if (!PyArg_ParseTuple(args, "OOOOOOOOiOO", &o_img, &o_border, &o_interior, &o_sub, &o_allowed, &o_nb, &o_face,
+                          &o_dir, &nd, &o_table, &o_out))
         return NULL;
-    Buf b_img, b_border, b_int, b_sub, b_allowed, b_nb, b_face, b_dir, b_table, b_out, b_flags, b_codes;
-    Buf *all[] = {&b_img, &b_border, &b_int, &b_sub, &b_allowed, &b_nb, &b_face, &b_dir, &b_table, &b_out, &b_flags,
-                  &b_codes};
-    for (int i = 0; i < 12; i++) all[i]->held = 0;
+    Buf b_img, b_border, b_int, b_sub, b_allowed, b_nb, b_face, b_dir, b_table, b_out;
+    Buf *all[] = {&b_img, &b_border, &b_int, &b_sub, &b_allowed, &b_nb, &b_face, &b_dir, &b_table, &b_out};
+    for (int i = 0; i < 10; i++) all[i]->held = 0;
     PyObject *result = NULL;
     Vec bucket[8], gone = {0};
     memset(bucket, 0, sizeof(bucket));
@@ -163,13 +170,10 @@ static PyObject *iterate(PyObject *self, PyObject *args) {
         get_buf(o_allowed, &b_allowed, 0, 1, "allowed") || get_buf(o_nb, &b_nb, 0, sizeof(Py_ssize_t), "nb_off") ||
         get_buf(o_face, &b_face, 0, sizeof(Py_ssize_t), "face_off") ||
         get_buf(o_dir, &b_dir, 0, sizeof(Py_ssize_t), "directions") || get_buf(o_table, &b_table, nd == 3, 1, "table") ||
-        get_buf(o_out, &b_out, 1, sizeof(Py_ssize_t), "out") || get_buf(o_flags, &b_flags, 1, 1, "flags") ||
-        get_buf(o_codes, &b_codes, 1, 1, "codes"))
+        get_buf(o_out, &b_out, 1, sizeof(Py_ssize_t), "out"))
         goto done;
     {
         uint8_t *img = b_img.view.buf, *interior = b_int.view.buf, *sub = b_sub.view.buf, *table = b_table.view.buf;
-        uint8_t *flags = b_flags.held ? b_flags.view.buf : NULL;
-        uint8_t *codes = (b_codes.held && flags && nd == 2) ? b_codes.view.buf : NULL;
         const uint8_t *allowed = b_allowed.held ? b_allowed.view.buf : NULL;
         const Py_ssize_t *nb = b_nb.view.buf, *face = b_face.view.buf, *dirs = b_dir.view.buf;
         Py_ssize_t n_nb = b_nb.view.len / sizeof(Py_ssize_t), n_face = b_face.view.len / sizeof(Py_ssize_t);
@@ -183,8 +187,6 @@ static PyObject *iterate(PyObject *self, PyObject *args) {
             goto done;
         }
         memmove(cur, b_border.view.buf, sizeof(Py_ssize_t) * (size_t)n_cur);
-        if (flags)
-            for (Py_ssize_t i = 0; i < n_cur; i++) flags[cur[i]] |= INLIST;
         Py_ssize_t total = 0, new_codes = 0;
         for (Py_ssize_t di = 0; di < n_dir; di++) {
             Py_ssize_t d = dirs[di];
@@ -195,88 +197,30 @@ static PyObject *iterate(PyObject *self, PyObject *args) {
                     if (push(&bucket[sub[p]], p)) goto nomem;
             }
             gone.n = 0;
-            Py_ssize_t n_list = n_cur; /* pixels woken during the pass are appended after these */
-            for (int k = 0; k < n_sub; k++) {
-                for (Py_ssize_t i = 0; i < bucket[k].n; i++) { /* the bucket may grow while we go */
+            for (int k = 0; k < n_sub; k++)
+                for (Py_ssize_t i = 0; i < bucket[k].n; i++) {
                     Py_ssize_t p = bucket[k].v[i];
-                    if (flags && (flags[p] & STABLE)) continue;
                     uint32_t code = 0;
-                    if (codes)
-                        code = codes[p];
-                    else
-                        for (Py_ssize_t j = 0; j < n_nb; j++) code |= (uint32_t)(img[p + nb[j]] != 0) << j;
-                    int del;
-                    if (nd == 2) {
-                        del = table[code];
-                    } else {
-                        uint8_t kind = table[code];
-                        if (!kind) {
-                            kind = classify3d(code);
-                            table[code] = kind;
-                            new_codes++;
-                        }
-                        del = kind == 3;
-                    }
-                    if (!del) {
-                        if (flags) flags[p] |= STABLE;
-                        continue;
-                    }
+                    for (Py_ssize_t j = 0; j < n_nb; j++) code |= (uint32_t)(img[p + nb[j]] != 0) << j;
+                    if (!is_deletable(code, nd, table, &new_codes)) continue;
                     img[p] = 0;
                     if (push(&gone, p)) goto nomem;
-                    if (!flags) continue;
-                    flags[p] |= JUSTGONE;
-                    if (codes) /* p is r's neighbour 7 - j; a constant bound lets the compiler unroll */
-                        for (int j = 0; j < 8; j++) codes[p + nb[j]] &= (uint8_t)~(1u << (7 - j));
-                    for (Py_ssize_t j = 0; j < n_nb; j++) {
-                        Py_ssize_t r = p + nb[j];
-                        uint8_t fr = flags[r] & (uint8_t)~STABLE;
-                        flags[r] = fr;
-                        if ((fr & INLIST) || !img[r] || interior[r]) continue;
-                        /* a dormant border pixel wakes up */
-                        flags[r] |= INLIST;
-                        if (n_cur >= cap) goto overflow;
-                        cur[n_cur++] = r;
-                        if (sub[r] > k && (!allowed || allowed[r]) && !img[r + d] && !(flags[r + d] & JUSTGONE))
-                            if (push(&bucket[sub[r]], r)) goto nomem;
-                    }
                 }
-            }
-            (void)n_list;
             if (!gone.n) continue;
             total += gone.n;
-            /* the list: drop the deleted (and, with flags, the stable), add interior face neighbours */
+            /* the list: drop the deleted, add their interior face neighbours */
             Py_ssize_t w = 0;
-            for (Py_ssize_t i = 0; i < n_cur; i++) {
-                Py_ssize_t p = cur[i];
-                if (img[p] && !(flags && (flags[p] & STABLE)))
-                    cur[w++] = p;
-                else if (flags)
-                    flags[p] &= (uint8_t)~INLIST;
-            }
-            for (Py_ssize_t i = 0; i < gone.n; i++) {
-                Py_ssize_t p = gone.v[i];
-                if (flags) flags[p] &= (uint8_t)~(JUSTGONE | INLIST | STABLE);
+            for (Py_ssize_t i = 0; i < n_cur; i++)
+                if (img[cur[i]]) cur[w++] = cur[i];
+            for (Py_ssize_t i = 0; i < gone.n; i++)
                 for (Py_ssize_t f = 0; f < n_face; f++) {
-                    Py_ssize_t q = p + face[f];
+                    Py_ssize_t q = gone.v[i] + face[f];
                     if (interior[q]) {
                         interior[q] = 0;
                         if (w >= cap) goto overflow;
                         cur[w++] = q;
-                        if (flags) flags[q] |= INLIST;
                     }
                 }
-            }
-            n_cur = w;
-        }
-        if (flags) { /* what leaves the list now is dormant */
-            Py_ssize_t w = 0;
-            for (Py_ssize_t i = 0; i < n_cur; i++) {
-                Py_ssize_t p = cur[i];
-                if (img[p] && !(flags[p] & STABLE))
-                    cur[w++] = p;
-                else
-                    flags[p] &= (uint8_t)~INLIST;
-            }
             n_cur = w;
         }
         result = Py_BuildValue("nnn", total, n_cur, new_codes);
@@ -290,30 +234,27 @@ static PyObject *iterate(PyObject *self, PyObject *args) {
 done:
     for (int k = 0; k < 8; k++) free(bucket[k].v);
     free(gone.v);
-    for (int i = 0; i < 12; i++) release(all[i]);
+    for (int i = 0; i < 10; i++) release(all[i]);
     return result;
 }
 
-/* prepare(img, face_off, pshape, origin_parity, interior, subfield, border[, nb_off, codes]) -> n_border
+/* prepare(img, face_off, pshape, origin_parity, interior, subfield, border) -> n_border
  *   img      uint8 (N,) padded flat image (0/1); pshape intp (nd,) its shape
  *   origin_parity intp (nd,): parity of the global coordinate of padded index 0 on each axis
  *   interior, subfield: uint8 (N,) outputs (zeroed by the caller); border: intp (capacity) output
- *   nb_off intp (8), codes uint8 (N,): 2D only, optional: also the neighbour code of every foreground pixel
  * One pass: border pixels (a background face neighbour), interior flags and subfield ids of the foreground.
  * Runs of eight background bytes are skipped a word at a time (most of a sparse image). */
 static PyObject *prepare(PyObject *self, PyObject *args) {
-    PyObject *o_img, *o_face, *o_shape, *o_par, *o_int, *o_sub, *o_border, *o_nb = Py_None, *o_codes = Py_None;
-    if (!PyArg_ParseTuple(args, "OOOOOOO|OO", &o_img, &o_face, &o_shape, &o_par, &o_int, &o_sub, &o_border, &o_nb,
-                          &o_codes))
+    PyObject *o_img, *o_face, *o_shape, *o_par, *o_int, *o_sub, *o_border;
+    if (!PyArg_ParseTuple(args, "OOOOOOO", &o_img, &o_face, &o_shape, &o_par, &o_int, &o_sub, &o_border))
         return NULL;
-    Buf b[9];
-    for (int i = 0; i < 9; i++) b[i].held = 0;
+    Buf b[7];
+    for (int i = 0; i < 7; i++) b[i].held = 0;
     PyObject *result = NULL;
     if (get_buf(o_img, &b[0], 0, 1, "img") || get_buf(o_face, &b[1], 0, sizeof(Py_ssize_t), "face_off") ||
         get_buf(o_shape, &b[2], 0, sizeof(Py_ssize_t), "pshape") ||
         get_buf(o_par, &b[3], 0, sizeof(Py_ssize_t), "origin_parity") || get_buf(o_int, &b[4], 1, 1, "interior") ||
-        get_buf(o_sub, &b[5], 1, 1, "subfield") || get_buf(o_border, &b[6], 1, sizeof(Py_ssize_t), "border") ||
-        get_buf(o_nb, &b[7], 0, sizeof(Py_ssize_t), "nb_off") || get_buf(o_codes, &b[8], 1, 1, "codes"))
+        get_buf(o_sub, &b[5], 1, 1, "subfield") || get_buf(o_border, &b[6], 1, sizeof(Py_ssize_t), "border"))
         goto done;
     {
         const uint8_t *img = b[0].view.buf;
@@ -321,9 +262,6 @@ static PyObject *prepare(PyObject *self, PyObject *args) {
         uint8_t *interior = b[4].view.buf, *sub = b[5].view.buf;
         Py_ssize_t *border = b[6].view.buf, cap = b[6].view.len / sizeof(Py_ssize_t);
         int nd = (int)(b[2].view.len / sizeof(Py_ssize_t)), n_face = (int)(b[1].view.len / sizeof(Py_ssize_t));
-        const Py_ssize_t *nb = b[7].held ? b[7].view.buf : NULL;
-        uint8_t *codes = (b[8].held && nb && nd == 2 && b[7].view.len == 8 * (Py_ssize_t)sizeof(Py_ssize_t))
-                             ? b[8].view.buf : NULL;
         Py_ssize_t n = 0, p = 0;
         Py_ssize_t nz = nd == 3 ? shape[0] : 1, ny = shape[nd - 2], nx = shape[nd - 1];
         for (Py_ssize_t z = 0; z < nz; z++)
@@ -343,11 +281,6 @@ static PyObject *prepare(PyObject *self, PyObject *args) {
                     }
                     if (!img[p]) continue;
                     sub[p] = zy | (uint8_t)((x + px) & 1);
-                    if (codes) {
-                        uint8_t c = 0;
-                        for (int j = 0; j < 8; j++) c |= (uint8_t)((img[p + nb[j]] != 0) << j);
-                        codes[p] = c;
-                    }
                     int on_border = 0;
                     for (int f = 0; f < n_face; f++)
                         if (!img[p + face[f]]) {
@@ -368,7 +301,251 @@ static PyObject *prepare(PyObject *self, PyObject *args) {
         result = PyLong_FromSsize_t(n);
     }
 done:
-    for (int i = 0; i < 9; i++) release(&b[i]);
+    for (int i = 0; i < 7; i++) release(&b[i]);
+    return result;
+}
+
+/* --------------------------------------------------------- packed sweep
+ * Plain (non-equivariant) thinning keeps its whole state in one byte per padded pixel, so that a
+ * deletion reads and writes one byte per neighbour instead of four arrays:
+ *   FG        foreground
+ *   STABLE    on the border, judged "keep", nothing around it deleted since: it would be judged "keep"
+ *             again, so it leaves the list (dormant) until a neighbour goes
+ *   INLIST    in the list of border pixels to visit
+ *   JUSTGONE  deleted in the current direction's pass
+ *   INTERIOR  foreground, not yet on the border
+ *   bits 5-7  subfield id
+ * In 2D a second byte per pixel holds the neighbour code of every foreground pixel, kept up to date as
+ * pixels go, so a test reads one byte instead of eight.
+ */
+#define FG 1
+#define STABLE 2
+#define INLIST 4
+#define JUSTGONE 8
+#define INTERIOR 16
+#define SUBSHIFT 5
+
+/* prepare_packed(mask, pshape, origin_parity, face_off, nb_off, state, codes, border) -> n_border
+ *   mask     uint8, the unpadded image (C order; nonzero = foreground), shape pshape - 2 on each axis
+ *   state    uint8 (N,) zeroed padded output; codes uint8 (N,) zeroed, 2D, or None; border intp (capacity)
+ * Copies the mask into the padded state, then one pass over it as in `prepare`. */
+static PyObject *prepare_packed(PyObject *self, PyObject *args) {
+    PyObject *o_mask, *o_shape, *o_par, *o_face, *o_nb, *o_state, *o_codes, *o_border;
+    if (!PyArg_ParseTuple(args, "OOOOOOOO", &o_mask, &o_shape, &o_par, &o_face, &o_nb, &o_state, &o_codes, &o_border))
+        return NULL;
+    Buf b[8];
+    for (int i = 0; i < 8; i++) b[i].held = 0;
+    PyObject *result = NULL;
+    if (get_buf(o_mask, &b[0], 0, 1, "mask") || get_buf(o_shape, &b[1], 0, sizeof(Py_ssize_t), "pshape") ||
+        get_buf(o_par, &b[2], 0, sizeof(Py_ssize_t), "origin_parity") ||
+        get_buf(o_face, &b[3], 0, sizeof(Py_ssize_t), "face_off") || get_buf(o_nb, &b[4], 0, sizeof(Py_ssize_t), "nb_off") ||
+        get_buf(o_state, &b[5], 1, 1, "state") || get_buf(o_codes, &b[6], 1, 1, "codes") ||
+        get_buf(o_border, &b[7], 1, sizeof(Py_ssize_t), "border"))
+        goto done;
+    {
+        const uint8_t *mask = b[0].view.buf;
+        const Py_ssize_t *shape = b[1].view.buf, *par = b[2].view.buf, *face = b[3].view.buf, *nb = b[4].view.buf;
+        uint8_t *st = b[5].view.buf, *codes = b[6].held ? b[6].view.buf : NULL;
+        Py_ssize_t *border = b[7].view.buf, cap = b[7].view.len / sizeof(Py_ssize_t);
+        int nd = (int)(b[1].view.len / sizeof(Py_ssize_t)), n_face = (int)(b[3].view.len / sizeof(Py_ssize_t));
+        Py_ssize_t nz = nd == 3 ? shape[0] : 1, ny = shape[nd - 2], nx = shape[nd - 1];
+        Py_ssize_t inner = 1;
+        for (int a = 0; a < nd; a++) inner *= shape[a] - 2;
+        if (b[0].view.len != inner || b[5].view.len != nz * ny * nx) {
+            PyErr_SetString(PyExc_ValueError, "mask or state does not match pshape");
+            goto done;
+        }
+        if (codes && (nd != 2 || b[4].view.len != 8 * (Py_ssize_t)sizeof(Py_ssize_t))) codes = NULL;
+        /* the padded copy: rows of the mask land inside the zero frame */
+        const uint8_t *m = mask;
+        for (Py_ssize_t z = nd == 3; z < (nd == 3 ? nz - 1 : 1); z++)
+            for (Py_ssize_t y = 1; y < ny - 1; y++) {
+                uint8_t *row = st + (z * ny + y) * nx + 1;
+                for (Py_ssize_t x = 0; x < nx - 2; x++) row[x] = m[x] != 0;
+                m += nx - 2;
+            }
+        Py_ssize_t n = 0, p = 0;
+        for (Py_ssize_t z = 0; z < nz; z++)
+            for (Py_ssize_t y = 0; y < ny; y++) {
+                uint8_t zy = nd == 3 ? (uint8_t)((((z + par[0]) & 1) << 2) | (((y + par[1]) & 1) << 1))
+                                     : (uint8_t)(((y + par[0]) & 1) << 1);
+                Py_ssize_t px = par[nd - 1];
+                for (Py_ssize_t x = 0; x < nx; x++, p++) {
+                    if (x + 8 <= nx) {
+                        uint64_t word;
+                        memcpy(&word, st + p, 8);
+                        if (!word) {
+                            x += 7;
+                            p += 7;
+                            continue;
+                        }
+                    }
+                    if (!st[p]) continue;
+                    uint8_t s = FG | (uint8_t)((zy | (uint8_t)((x + px) & 1)) << SUBSHIFT);
+                    if (codes) {
+                        uint8_t c = 0;
+                        for (int j = 0; j < 8; j++) c |= (uint8_t)((st[p + nb[j]] & FG) << j);
+                        codes[p] = c;
+                    }
+                    int on_border = 0;
+                    for (int f = 0; f < n_face; f++)
+                        if (!(st[p + face[f]] & FG)) {
+                            on_border = 1;
+                            break;
+                        }
+                    if (on_border) {
+                        if (n >= cap) {
+                            PyErr_SetString(PyExc_ValueError, "border capacity exceeded");
+                            goto done;
+                        }
+                        border[n++] = p;
+                        s |= INLIST;
+                    } else {
+                        s |= INTERIOR;
+                    }
+                    st[p] = s;
+                }
+            }
+        result = PyLong_FromSsize_t(n);
+    }
+done:
+    for (int i = 0; i < 8; i++) release(&b[i]);
+    return result;
+}
+
+/* sweep(state, codes, list, n, allowed, nb_off, face_off, directions, nd, table) -> (n_deleted, n_list, n_new_codes)
+ *   state, codes   from prepare_packed, modified in place
+ *   list           intp (capacity: every foreground pixel): its first n entries are the border pixels to
+ *                  visit (each marked INLIST); rewritten in place with those of the next iteration
+ *   allowed, nb_off, face_off, directions, nd, table: as in `iterate`
+ * One iteration with `iterate`'s decisions in the same order. Each direction starts with one pass over
+ * the list that drops deleted and stable pixels and sorts the direction's candidates by subfield.
+ * Deleting a pixel wakes its dormant neighbours; a woken pixel that was a candidate of the current
+ * direction at its start (its neighbour in that direction was background then) joins the current pass
+ * in its subfield's turn, exactly when the numpy sweep would have looked at it. */
+static PyObject *sweep(PyObject *self, PyObject *args) {
+    PyObject *o_st, *o_codes, *o_list, *o_allowed, *o_nb, *o_face, *o_dir, *o_table;
+    Py_ssize_t n_cur;
+    int nd;
+    if (!PyArg_ParseTuple(args, "OOOnOOOOiO", &o_st, &o_codes, &o_list, &n_cur, &o_allowed, &o_nb, &o_face, &o_dir,
+                          &nd, &o_table))
+        return NULL;
+    Buf b_st, b_codes, b_list, b_allowed, b_nb, b_face, b_dir, b_table;
+    Buf *all[] = {&b_st, &b_codes, &b_list, &b_allowed, &b_nb, &b_face, &b_dir, &b_table};
+    for (int i = 0; i < 8; i++) all[i]->held = 0;
+    PyObject *result = NULL;
+    Vec bucket[8], gone = {0};
+    memset(bucket, 0, sizeof(bucket));
+    if (get_buf(o_st, &b_st, 1, 1, "state") || get_buf(o_codes, &b_codes, 1, 1, "codes") ||
+        get_buf(o_list, &b_list, 1, sizeof(Py_ssize_t), "list") || get_buf(o_allowed, &b_allowed, 0, 1, "allowed") ||
+        get_buf(o_nb, &b_nb, 0, sizeof(Py_ssize_t), "nb_off") || get_buf(o_face, &b_face, 0, sizeof(Py_ssize_t), "face_off") ||
+        get_buf(o_dir, &b_dir, 0, sizeof(Py_ssize_t), "directions") || get_buf(o_table, &b_table, nd == 3, 1, "table"))
+        goto done;
+    {
+        uint8_t *st = b_st.view.buf, *table = b_table.view.buf;
+        uint8_t *codes = (b_codes.held && nd == 2) ? b_codes.view.buf : NULL;
+        const uint8_t *allowed = b_allowed.held ? b_allowed.view.buf : NULL;
+        const Py_ssize_t *nb = b_nb.view.buf, *face = b_face.view.buf, *dirs = b_dir.view.buf;
+        Py_ssize_t n_nb = b_nb.view.len / sizeof(Py_ssize_t), n_face = b_face.view.len / sizeof(Py_ssize_t);
+        Py_ssize_t n_dir = b_dir.view.len / sizeof(Py_ssize_t);
+        Py_ssize_t cap = b_list.view.len / sizeof(Py_ssize_t);
+        Py_ssize_t *cur = b_list.view.buf;
+        if (n_cur < 0 || n_cur > cap || (nd == 2 && (!codes || n_nb != 8))) {
+            PyErr_SetString(PyExc_ValueError, "sweep: bad list length, or 2D without neighbour codes");
+            goto done;
+        }
+        Py_ssize_t total = 0, new_codes = 0;
+        for (Py_ssize_t di = 0; di < n_dir; di++) {
+            Py_ssize_t d = dirs[di];
+            uint8_t dbit = 0; /* 2D: the code bit of the neighbour at offset d */
+            for (int j = 0; j < 8 && nd == 2; j++)
+                if (nb[j] == d) dbit = (uint8_t)(1u << j);
+            for (int k = 0; k < 8; k++) bucket[k].n = 0;
+            Py_ssize_t w = 0;
+            for (Py_ssize_t i = 0; i < n_cur; i++) {
+                Py_ssize_t p = cur[i];
+                uint8_t s = st[p];
+                if ((s & (FG | STABLE)) != FG) { /* deleted, or dormant from now on */
+                    st[p] = s & (uint8_t)~(INLIST | JUSTGONE);
+                    continue;
+                }
+                cur[w++] = p;
+                int bg = codes ? !(codes[p] & dbit) : !(st[p + d] & FG);
+                if (bg && (!allowed || allowed[p]))
+                    if (push(&bucket[s >> SUBSHIFT], p)) goto nomem;
+            }
+            n_cur = w;
+            gone.n = 0;
+            for (int k = 0; k < (1 << nd); k++) {
+                for (Py_ssize_t i = 0; i < bucket[k].n; i++) { /* the bucket may grow while we go */
+                    Py_ssize_t p = bucket[k].v[i];
+                    uint8_t s = st[p];
+                    if (s & STABLE) continue;
+                    uint32_t code = 0;
+                    if (codes)
+                        code = codes[p];
+                    else
+                        for (Py_ssize_t j = 0; j < n_nb; j++) code |= (uint32_t)(st[p + nb[j]] & FG) << j;
+                    if (!is_deletable(code, nd, table, &new_codes)) {
+                        st[p] = s | STABLE;
+                        continue;
+                    }
+                    st[p] = (uint8_t)((s & ~FG) | JUSTGONE);
+                    if (push(&gone, p)) goto nomem;
+                    /* neighbours: codes lose p, the stable become unsure, the dormant wake up; a constant
+                     * count in 2D lets the compiler unroll */
+                    Py_ssize_t m = codes ? 8 : n_nb;
+                    for (Py_ssize_t j = 0; j < m; j++) {
+                        Py_ssize_t r = p + nb[j];
+                        if (codes) codes[r] &= (uint8_t)~(1u << (7 - j)); /* p is r's neighbour 7 - j */
+                        uint8_t sr = st[r] & (uint8_t)~STABLE;
+                        st[r] = sr;
+                        if (__builtin_expect((sr & (FG | INTERIOR | INLIST)) == FG, 0)) {
+                            st[r] = sr | INLIST;
+                            if (n_cur >= cap) goto overflow;
+                            cur[n_cur++] = r;
+                            int sk = sr >> SUBSHIFT;
+                            if (sk > k && (!allowed || allowed[r]) && !(st[r + d] & (FG | JUSTGONE)))
+                                if (push(&bucket[sk], r)) goto nomem;
+                        }
+                    }
+                }
+            }
+            total += gone.n;
+            for (Py_ssize_t i = 0; i < gone.n; i++) { /* interior face neighbours join the border */
+                Py_ssize_t p = gone.v[i];
+                for (Py_ssize_t f = 0; f < n_face; f++) {
+                    Py_ssize_t q = p + face[f];
+                    uint8_t sq = st[q];
+                    if (sq & INTERIOR) {
+                        st[q] = (uint8_t)((sq & ~INTERIOR) | INLIST);
+                        if (n_cur >= cap) goto overflow;
+                        cur[n_cur++] = q;
+                    }
+                }
+            }
+        }
+        Py_ssize_t w = 0; /* what leaves the list now is dormant */
+        for (Py_ssize_t i = 0; i < n_cur; i++) {
+            Py_ssize_t p = cur[i];
+            uint8_t s = st[p];
+            if ((s & (FG | STABLE)) == FG)
+                cur[w++] = p;
+            else
+                st[p] = s & (uint8_t)~(INLIST | JUSTGONE);
+        }
+        result = Py_BuildValue("nnn", total, w, new_codes);
+        goto done;
+    overflow:
+        PyErr_SetString(PyExc_RuntimeError, "border list capacity exceeded");
+        goto done;
+    nomem:
+        PyErr_NoMemory();
+    }
+done:
+    for (int k = 0; k < 8; k++) free(bucket[k].v);
+    free(gone.v);
+    for (int i = 0; i < 8; i++) release(all[i]);
     return result;
 }
 
@@ -409,6 +586,8 @@ static PyMethodDef methods[] = {
     {"iterate", iterate, METH_VARARGS, "One thinning iteration on the active border set (see thinning.py)."},
     {"classify", classify, METH_VARARGS, "Classify 26-bit codes with the memo table (see simple.py)."},
     {"prepare", prepare, METH_VARARGS, "Border, interior flags and subfields of a padded image (see thinning.py)."},
+    {"prepare_packed", prepare_packed, METH_VARARGS, "Packed state, neighbour codes and border of an image."},
+    {"sweep", sweep, METH_VARARGS, "One thinning iteration on a packed state (see thinning.py)."},
     {NULL, NULL, 0, NULL},
 };
 

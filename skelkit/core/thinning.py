@@ -120,11 +120,10 @@ def thin(mask, max_num_iter: int | None = None, *, by_depth: bool = False, equiv
            [0, 0, 0, 0, 0, 0, 0, 0, 0],
            [0, 0, 0, 0, 0, 0, 0, 0, 0]])
     """
-    mask = as_binary(mask, name="mask")
+    mask = as_binary(mask, name="mask", copy=False)  # read only: no copy of a large image
     if max_num_iter is not None and max_num_iter < 0:
         raise SkelkitError(f"max_num_iter must be >= 0, got {max_num_iter}")
-    state = _Thinner(mask, origin)
-    state.equivariant = bool(equivariant)
+    state = _Thinner(mask, origin, equivariant)
     if by_depth:
         return _thin_by_depth(state, mask, max_num_iter, return_history)
     history = []
@@ -214,40 +213,50 @@ class _Thinner:
     ``interior`` marks the foreground pixels not yet in ``border``.
     """
 
-    def __init__(self, mask: np.ndarray, origin=None):
+    def __init__(self, mask: np.ndarray, origin=None, equivariant: bool = False):
         nd = mask.ndim
         self.nd = nd
-        padded = np.pad(mask, 1)
-        self.pshape = padded.shape
+        self.pshape = tuple(s + 2 for s in mask.shape)
         strides = flat_strides(self.pshape)
-        self.img = padded.ravel()
-        self.img8 = self.img.view(np.uint8)
         self.gather = FlatCodes(self.pshape)
         self.face_off = FACE_OFFSETS[nd] @ strides
         self.directions = [int(step * strides[axis]) for axis, step in DIRECTIONS[nd]]
         origin = np.zeros(nd, int) if origin is None else np.asarray(origin, int)
         if origin.shape != (nd,):
             raise ValueError(f"origin must have {nd} coordinates, got {origin.tolist()}")
+        parity = ((origin - 1) & 1).astype(np.intp)  # padded coordinate c is global coordinate c - 1 + origin
         self.n_sub = 1 << nd
         self.allowed = None  # flat padded bool: only these pixels may be deleted (None: all)
-        self.equivariant = False  # step() by P-simple passes first
-        self._in_p = None  # scratch mask of a direction's candidate set P
+        self.equivariant = bool(equivariant)  # step() by P-simple passes first
         self.table_misses = int(nd == 3)  # 3D codes classified for the first time in the last pass
+        self._bufs = None  # the compiled kernel's border buffers, made on first use
+        # Plain thinning with the kernel keeps its state packed (see _thinc.c: sweep); the numpy
+        # passes of equivariant thinning need the separate arrays below.
+        self.packed = _thinc is not None and _use_kernel and not self.equivariant
+        if self.packed:
+            size = int(np.prod(self.pshape))
+            self.state = np.zeros(size, np.uint8)
+            self.codes = np.zeros(size, np.uint8) if nd == 2 else None
+            self.list = np.empty(max(int(np.count_nonzero(mask)), 1), np.intp)
+            self._dirs = np.asarray(self.directions, np.intp)
+            self._table = sp.deletable_lut_2d().view(np.uint8) if nd == 2 else sp._table_3d()
+            self.n_list = _thinc.prepare_packed(np.ascontiguousarray(mask).view(np.uint8), np.asarray(self.pshape, np.intp),
+                                                parity, self.face_off, self.gather.nb_off[: 8 if nd == 2 else 26],
+                                                self.state, self.codes, self.list)
+            return
+        padded = np.pad(mask, 1)
+        self.img = padded.ravel()
+        self.img8 = self.img.view(np.uint8)
+        self._in_p = None  # scratch mask of a direction's candidate set P
         # A plain attribute, not a stored bound method: that would make every
         # state a reference cycle, which piles up in long chunked runs.
         self._lut2d = sp.deletable_lut_2d() if nd == 2 else None
-        self._bufs = None  # the compiled kernel's border buffers, made on first use
-        self._codes_all = None  # 2D neighbour codes from the kernel's prepare
         self.interior = np.zeros(self.img.size, bool)
         self.subfield = np.zeros(self.img.size, np.uint8)
-        # padded coordinate c is global coordinate c - 1 + origin
         if _thinc is not None and _use_kernel:
             border = np.empty(int(np.count_nonzero(self.img)), np.intp)
-            # 2D: the neighbour codes too, kept up to date by the kernel (used when it keeps flags)
-            self._codes_all = np.zeros(self.img.size, np.uint8) if nd == 2 else None
-            n = _thinc.prepare(self.img8, self.face_off, np.asarray(self.pshape, np.intp),
-                               ((origin - 1) & 1).astype(np.intp), self.interior.view(np.uint8), self.subfield, border,
-                               self.gather.nb_off[:8], self._codes_all)
+            n = _thinc.prepare(self.img8, self.face_off, np.asarray(self.pshape, np.intp), parity,
+                               self.interior.view(np.uint8), self.subfield, border)
             self.border = border[:n]
             return
         # Work only on the foreground: border test by gathers, subfield ids
@@ -262,6 +271,8 @@ class _Thinner:
 
     def result(self) -> np.ndarray:
         inner = tuple(slice(1, -1) for _ in range(self.nd))
+        if self.packed:  # foreground is bit 0 of the state: 0/1 bytes read as bool
+            return np.bitwise_and(self.state.reshape(self.pshape)[inner], 1).view(bool)
         return self.img.reshape(self.pshape)[inner].copy()
 
     def _codes(self, idx: np.ndarray, img8=None) -> np.ndarray:
@@ -352,20 +363,20 @@ class _Thinner:
         return total
 
     def _iterate_compiled(self) -> int:
+        allowed = None if self.allowed is None else self.allowed.view(np.uint8)
+        nb_off = self.gather.nb_off[: 8 if self.nd == 2 else 26]
+        if self.packed:
+            total, self.n_list, _ = _thinc.sweep(self.state, self.codes, self.list, self.n_list, allowed, nb_off,
+                                                 self.face_off, self._dirs, self.nd, self._table)
+            return total
         if self._bufs is None:  # two border buffers used in turn, each big enough for every foreground pixel
             n = int(self.border.size + np.count_nonzero(self.interior))
             self._bufs = [np.empty(n, np.intp), np.empty(n, np.intp)]
             self._dirs = np.asarray(self.directions, np.intp)
             self._table = sp.deletable_lut_2d().view(np.uint8) if self.nd == 2 else sp._table_3d()
-            # pixels known not deletable until a neighbour goes; not kept where numpy passes delete too
-            self._stable = None if self.equivariant else np.zeros(self.img.size, np.uint8)  # the kernel's flags
-            # codes stay exact only while every deletion goes through the kernel with flags
-            self._codes2d = self._codes_all if self._stable is not None else None
         out = self._bufs[0] if self.border.base is not self._bufs[0] else self._bufs[1]
-        allowed = None if self.allowed is None else self.allowed.view(np.uint8)
         total, n_out, _ = _thinc.iterate(self.img8, self.border, self.interior.view(np.uint8), self.subfield, allowed,
-                                         self.gather.nb_off[: 8 if self.nd == 2 else 26], self.face_off, self._dirs,
-                                         self.nd, self._table, out, self._stable, self._codes2d)
+                                         nb_off, self.face_off, self._dirs, self.nd, self._table, out)
         self.border = out[:n_out]
         return total
 
