@@ -330,6 +330,12 @@ def test_compiled_kernel_equals_numpy(seed, nd, density, mode):
     finally:
         thinning._use_kernel = True
     np.testing.assert_array_equal(thin(mask, **kw), want)
+    if nd == 2:  # large 2D images run without the per-pixel neighbour codes: the same decisions
+        try:
+            thinning._CODES_MAX_PIXELS = 0
+            np.testing.assert_array_equal(thin(mask, **kw), want)
+        finally:
+            thinning._CODES_MAX_PIXELS = 1 << 21
 
 
 @settings(max_examples=40, deadline=None)

@@ -109,12 +109,6 @@ static int grow(Vec *a) {
     return 0;
 }
 
-static int reserve(Vec *a, Py_ssize_t n) {
-    while (a->cap < n)
-        if (grow(a)) return -1;
-    return 0;
-}
-
 static inline int push(Vec *a, Py_ssize_t x) {
     if (a->n == a->cap && grow(a)) return -1;
     a->v[a->n++] = x;
@@ -315,8 +309,8 @@ done:
  *   JUSTGONE  deleted in the current direction's pass
  *   INTERIOR  foreground, not yet on the border
  *   bits 5-7  subfield id
- * In 2D a second byte per pixel holds the neighbour code of every foreground pixel, kept up to date as
- * pixels go, so a test reads one byte instead of eight.
+ * In 2D a second byte per pixel may hold the neighbour code of every foreground pixel, kept up to date
+ * as pixels go, so a test reads one byte instead of eight (worth it while both arrays stay in cache).
  */
 #define FG 1
 #define STABLE 2
@@ -327,7 +321,7 @@ done:
 
 /* prepare_packed(mask, pshape, origin_parity, face_off, nb_off, state, codes, border) -> n_border
  *   mask     uint8, the unpadded image (C order; nonzero = foreground), shape pshape - 2 on each axis
- *   state    uint8 (N,) zeroed padded output; codes uint8 (N,) zeroed, 2D, or None; border intp (capacity)
+ *   state    uint8 (N,) zeroed padded output; codes uint8 (N,) zeroed (2D) or None; border intp (capacity)
  * Copies the mask into the padded state, then one pass over it as in `prepare`. */
 static PyObject *prepare_packed(PyObject *self, PyObject *args) {
     PyObject *o_mask, *o_shape, *o_par, *o_face, *o_nb, *o_state, *o_codes, *o_border;
@@ -450,8 +444,8 @@ static PyObject *sweep(PyObject *self, PyObject *args) {
         Py_ssize_t n_dir = b_dir.view.len / sizeof(Py_ssize_t);
         Py_ssize_t cap = b_list.view.len / sizeof(Py_ssize_t);
         Py_ssize_t *cur = b_list.view.buf;
-        if (n_cur < 0 || n_cur > cap || (nd == 2 && (!codes || n_nb != 8))) {
-            PyErr_SetString(PyExc_ValueError, "sweep: bad list length, or 2D without neighbour codes");
+        if (n_cur < 0 || n_cur > cap || (codes && n_nb != 8)) {
+            PyErr_SetString(PyExc_ValueError, "sweep: bad list length, or neighbour codes without 8 offsets");
             goto done;
         }
         Py_ssize_t total = 0, new_codes = 0;
