@@ -319,6 +319,19 @@ done:
 #define INTERIOR 16
 #define SUBSHIFT 5
 
+/* The 8-neighbour code of p from three 4-byte loads of the state (foreground = bit 0 of each byte), for
+ * offsets in row-major order (-W-1, -W, -W+1, -1, 1, W-1, W, W+1); the loads stay inside the padded image. */
+static inline uint32_t code2d(const uint8_t *st, Py_ssize_t p, Py_ssize_t W) {
+    uint32_t a, b, c;
+    memcpy(&a, st + p - W - 1, 4);
+    memcpy(&b, st + p - 1, 4);
+    memcpy(&c, st + p + W - 2, 4);
+    c >>= 8;
+    /* bytes 0, 1, 2 -> bits 0, 1, 2: the multiply places each byte's bit 0 at bits 16-18, without carries */
+    uint32_t top = (((a & 0x010101u) * 0x10204u) >> 16) & 7u, bot = (((c & 0x010101u) * 0x10204u) >> 16) & 7u;
+    return top | (b & 1u) << 3 | ((b >> 16) & 1u) << 4 | bot << 5;
+}
+
 /* prepare_packed(mask, pshape, origin_parity, face_off, nb_off, state, codes, border) -> n_border
  *   mask     uint8, the unpadded image (C order; nonzero = foreground), shape pshape - 2 on each axis
  *   state    uint8 (N,) zeroed padded output; codes uint8 (N,) zeroed (2D) or None; border intp (capacity)
@@ -448,6 +461,10 @@ static PyObject *sweep(PyObject *self, PyObject *args) {
             PyErr_SetString(PyExc_ValueError, "sweep: bad list length, or neighbour codes without 8 offsets");
             goto done;
         }
+        Py_ssize_t W = nd == 2 ? nb[6] : 0; /* 2D row length, if the offsets are in row-major order */
+        if (nd == 2 && !(nb[0] == -W - 1 && nb[1] == -W && nb[2] == -W + 1 && nb[3] == -1 && nb[4] == 1 &&
+                         nb[5] == W - 1 && nb[7] == W + 1))
+            W = 0;
         Py_ssize_t total = 0, new_codes = 0;
         for (Py_ssize_t di = 0; di < n_dir; di++) {
             Py_ssize_t d = dirs[di];
@@ -478,6 +495,8 @@ static PyObject *sweep(PyObject *self, PyObject *args) {
                     uint32_t code = 0;
                     if (codes)
                         code = codes[p];
+                    else if (W)
+                        code = code2d(st, p, W);
                     else
                         for (Py_ssize_t j = 0; j < n_nb; j++) code |= (uint32_t)(st[p + nb[j]] & FG) << j;
                     if (!is_deletable(code, nd, table, &new_codes)) {
@@ -488,7 +507,7 @@ static PyObject *sweep(PyObject *self, PyObject *args) {
                     if (push(&gone, p)) goto nomem;
                     /* neighbours: codes lose p, the stable become unsure, the dormant wake up; a constant
                      * count in 2D lets the compiler unroll */
-                    Py_ssize_t m = codes ? 8 : n_nb;
+                    Py_ssize_t m = nd == 2 ? 8 : n_nb;
                     for (Py_ssize_t j = 0; j < m; j++) {
                         Py_ssize_t r = p + nb[j];
                         if (codes) codes[r] &= (uint8_t)~(1u << (7 - j)); /* p is r's neighbour 7 - j */
