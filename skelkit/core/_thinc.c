@@ -309,8 +309,8 @@ done:
  *   JUSTGONE  deleted in the current direction's pass
  *   INTERIOR  foreground, not yet on the border
  *   bits 5-7  subfield id
- * In 2D a second byte per pixel may hold the neighbour code of every foreground pixel, kept up to date
- * as pixels go, so a test reads one byte instead of eight (worth it while both arrays stay in cache).
+ * In 2D the neighbour code comes from three 4-byte loads of the state (code2d); keeping a code per pixel
+ * up to date instead was measured slower.
  */
 #define FG 1
 #define STABLE 2
@@ -332,37 +332,34 @@ static inline uint32_t code2d(const uint8_t *st, Py_ssize_t p, Py_ssize_t W) {
     return top | (b & 1u) << 3 | ((b >> 16) & 1u) << 4 | bot << 5;
 }
 
-/* prepare_packed(mask, pshape, origin_parity, face_off, nb_off, state, codes, border) -> n_border
+/* prepare_packed(mask, pshape, origin_parity, face_off, state, border) -> n_border
  *   mask     uint8, the unpadded image (C order; nonzero = foreground), shape pshape - 2 on each axis
- *   state    uint8 (N,) zeroed padded output; codes uint8 (N,) zeroed (2D) or None; border intp (capacity)
+ *   state    uint8 (N,) zeroed padded output; border intp (capacity)
  * Copies the mask into the padded state, then one pass over it as in `prepare`. */
 static PyObject *prepare_packed(PyObject *self, PyObject *args) {
-    PyObject *o_mask, *o_shape, *o_par, *o_face, *o_nb, *o_state, *o_codes, *o_border;
-    if (!PyArg_ParseTuple(args, "OOOOOOOO", &o_mask, &o_shape, &o_par, &o_face, &o_nb, &o_state, &o_codes, &o_border))
-        return NULL;
-    Buf b[8];
-    for (int i = 0; i < 8; i++) b[i].held = 0;
+    PyObject *o_mask, *o_shape, *o_par, *o_face, *o_state, *o_border;
+    if (!PyArg_ParseTuple(args, "OOOOOO", &o_mask, &o_shape, &o_par, &o_face, &o_state, &o_border)) return NULL;
+    Buf b[6];
+    for (int i = 0; i < 6; i++) b[i].held = 0;
     PyObject *result = NULL;
     if (get_buf(o_mask, &b[0], 0, 1, "mask") || get_buf(o_shape, &b[1], 0, sizeof(Py_ssize_t), "pshape") ||
         get_buf(o_par, &b[2], 0, sizeof(Py_ssize_t), "origin_parity") ||
-        get_buf(o_face, &b[3], 0, sizeof(Py_ssize_t), "face_off") || get_buf(o_nb, &b[4], 0, sizeof(Py_ssize_t), "nb_off") ||
-        get_buf(o_state, &b[5], 1, 1, "state") || get_buf(o_codes, &b[6], 1, 1, "codes") ||
-        get_buf(o_border, &b[7], 1, sizeof(Py_ssize_t), "border"))
+        get_buf(o_face, &b[3], 0, sizeof(Py_ssize_t), "face_off") || get_buf(o_state, &b[4], 1, 1, "state") ||
+        get_buf(o_border, &b[5], 1, sizeof(Py_ssize_t), "border"))
         goto done;
     {
         const uint8_t *mask = b[0].view.buf;
-        const Py_ssize_t *shape = b[1].view.buf, *par = b[2].view.buf, *face = b[3].view.buf, *nb = b[4].view.buf;
-        uint8_t *st = b[5].view.buf, *codes = b[6].held ? b[6].view.buf : NULL;
-        Py_ssize_t *border = b[7].view.buf, cap = b[7].view.len / sizeof(Py_ssize_t);
+        const Py_ssize_t *shape = b[1].view.buf, *par = b[2].view.buf, *face = b[3].view.buf;
+        uint8_t *st = b[4].view.buf;
+        Py_ssize_t *border = b[5].view.buf, cap = b[5].view.len / sizeof(Py_ssize_t);
         int nd = (int)(b[1].view.len / sizeof(Py_ssize_t)), n_face = (int)(b[3].view.len / sizeof(Py_ssize_t));
         Py_ssize_t nz = nd == 3 ? shape[0] : 1, ny = shape[nd - 2], nx = shape[nd - 1];
         Py_ssize_t inner = 1;
         for (int a = 0; a < nd; a++) inner *= shape[a] - 2;
-        if (b[0].view.len != inner || b[5].view.len != nz * ny * nx) {
+        if (b[0].view.len != inner || b[4].view.len != nz * ny * nx) {
             PyErr_SetString(PyExc_ValueError, "mask or state does not match pshape");
             goto done;
         }
-        if (codes && (nd != 2 || b[4].view.len != 8 * (Py_ssize_t)sizeof(Py_ssize_t))) codes = NULL;
         /* the padded copy: rows of the mask land inside the zero frame */
         const uint8_t *m = mask;
         for (Py_ssize_t z = nd == 3; z < (nd == 3 ? nz - 1 : 1); z++)
@@ -389,11 +386,6 @@ static PyObject *prepare_packed(PyObject *self, PyObject *args) {
                     }
                     if (!st[p]) continue;
                     uint8_t s = FG | (uint8_t)((zy | (uint8_t)((x + px) & 1)) << SUBSHIFT);
-                    if (codes) {
-                        uint8_t c = 0;
-                        for (int j = 0; j < 8; j++) c |= (uint8_t)((st[p + nb[j]] & FG) << j);
-                        codes[p] = c;
-                    }
                     int on_border = 0;
                     for (int f = 0; f < n_face; f++)
                         if (!(st[p + face[f]] & FG)) {
@@ -416,12 +408,12 @@ static PyObject *prepare_packed(PyObject *self, PyObject *args) {
         result = PyLong_FromSsize_t(n);
     }
 done:
-    for (int i = 0; i < 8; i++) release(&b[i]);
+    for (int i = 0; i < 6; i++) release(&b[i]);
     return result;
 }
 
-/* sweep(state, codes, list, n, allowed, nb_off, face_off, directions, nd, table) -> (n_deleted, n_list, n_new_codes)
- *   state, codes   from prepare_packed, modified in place
+/* sweep(state, list, n, allowed, nb_off, face_off, directions, nd, table) -> (n_deleted, n_list, n_new_codes)
+ *   state          from prepare_packed, modified in place
  *   list           intp (capacity: every foreground pixel): its first n entries are the border pixels to
  *                  visit (each marked INLIST); rewritten in place with those of the next iteration
  *   allowed, nb_off, face_off, directions, nd, table: as in `iterate`
@@ -431,34 +423,33 @@ done:
  * direction at its start (its neighbour in that direction was background then) joins the current pass
  * in its subfield's turn, exactly when the numpy sweep would have looked at it. */
 static PyObject *sweep(PyObject *self, PyObject *args) {
-    PyObject *o_st, *o_codes, *o_list, *o_allowed, *o_nb, *o_face, *o_dir, *o_table;
+    PyObject *o_st, *o_list, *o_allowed, *o_nb, *o_face, *o_dir, *o_table;
     Py_ssize_t n_cur;
     int nd;
-    if (!PyArg_ParseTuple(args, "OOOnOOOOiO", &o_st, &o_codes, &o_list, &n_cur, &o_allowed, &o_nb, &o_face, &o_dir,
+    if (!PyArg_ParseTuple(args, "OOnOOOOiO", &o_st, &o_list, &n_cur, &o_allowed, &o_nb, &o_face, &o_dir,
                           &nd, &o_table))
         return NULL;
-    Buf b_st, b_codes, b_list, b_allowed, b_nb, b_face, b_dir, b_table;
-    Buf *all[] = {&b_st, &b_codes, &b_list, &b_allowed, &b_nb, &b_face, &b_dir, &b_table};
-    for (int i = 0; i < 8; i++) all[i]->held = 0;
+    Buf b_st, b_list, b_allowed, b_nb, b_face, b_dir, b_table;
+    Buf *all[] = {&b_st, &b_list, &b_allowed, &b_nb, &b_face, &b_dir, &b_table};
+    for (int i = 0; i < 7; i++) all[i]->held = 0;
     PyObject *result = NULL;
     Vec bucket[8], gone = {0};
     memset(bucket, 0, sizeof(bucket));
-    if (get_buf(o_st, &b_st, 1, 1, "state") || get_buf(o_codes, &b_codes, 1, 1, "codes") ||
+    if (get_buf(o_st, &b_st, 1, 1, "state") ||
         get_buf(o_list, &b_list, 1, sizeof(Py_ssize_t), "list") || get_buf(o_allowed, &b_allowed, 0, 1, "allowed") ||
         get_buf(o_nb, &b_nb, 0, sizeof(Py_ssize_t), "nb_off") || get_buf(o_face, &b_face, 0, sizeof(Py_ssize_t), "face_off") ||
         get_buf(o_dir, &b_dir, 0, sizeof(Py_ssize_t), "directions") || get_buf(o_table, &b_table, nd == 3, 1, "table"))
         goto done;
     {
         uint8_t *st = b_st.view.buf, *table = b_table.view.buf;
-        uint8_t *codes = (b_codes.held && nd == 2) ? b_codes.view.buf : NULL;
         const uint8_t *allowed = b_allowed.held ? b_allowed.view.buf : NULL;
         const Py_ssize_t *nb = b_nb.view.buf, *face = b_face.view.buf, *dirs = b_dir.view.buf;
         Py_ssize_t n_nb = b_nb.view.len / sizeof(Py_ssize_t), n_face = b_face.view.len / sizeof(Py_ssize_t);
         Py_ssize_t n_dir = b_dir.view.len / sizeof(Py_ssize_t);
         Py_ssize_t cap = b_list.view.len / sizeof(Py_ssize_t);
         Py_ssize_t *cur = b_list.view.buf;
-        if (n_cur < 0 || n_cur > cap || (codes && n_nb != 8)) {
-            PyErr_SetString(PyExc_ValueError, "sweep: bad list length, or neighbour codes without 8 offsets");
+        if (n_cur < 0 || n_cur > cap || n_nb != (nd == 2 ? 8 : 26)) {
+            PyErr_SetString(PyExc_ValueError, "sweep: bad list length or neighbour offsets");
             goto done;
         }
         Py_ssize_t W = nd == 2 ? nb[6] : 0; /* 2D row length, if the offsets are in row-major order */
@@ -468,9 +459,6 @@ static PyObject *sweep(PyObject *self, PyObject *args) {
         Py_ssize_t total = 0, new_codes = 0;
         for (Py_ssize_t di = 0; di < n_dir; di++) {
             Py_ssize_t d = dirs[di];
-            uint8_t dbit = 0; /* 2D: the code bit of the neighbour at offset d */
-            for (int j = 0; j < 8 && nd == 2; j++)
-                if (nb[j] == d) dbit = (uint8_t)(1u << j);
             for (int k = 0; k < 8; k++) bucket[k].n = 0;
             Py_ssize_t w = 0;
             for (Py_ssize_t i = 0; i < n_cur; i++) {
@@ -481,8 +469,7 @@ static PyObject *sweep(PyObject *self, PyObject *args) {
                     continue;
                 }
                 cur[w++] = p;
-                int bg = codes ? !(codes[p] & dbit) : !(st[p + d] & FG);
-                if (bg && (!allowed || allowed[p]))
+                if (!(st[p + d] & FG) && (!allowed || allowed[p]))
                     if (push(&bucket[s >> SUBSHIFT], p)) goto nomem;
             }
             n_cur = w;
@@ -493,9 +480,7 @@ static PyObject *sweep(PyObject *self, PyObject *args) {
                     uint8_t s = st[p];
                     if (s & STABLE) continue;
                     uint32_t code = 0;
-                    if (codes)
-                        code = codes[p];
-                    else if (W)
+                    if (W)
                         code = code2d(st, p, W);
                     else
                         for (Py_ssize_t j = 0; j < n_nb; j++) code |= (uint32_t)(st[p + nb[j]] & FG) << j;
@@ -505,12 +490,11 @@ static PyObject *sweep(PyObject *self, PyObject *args) {
                     }
                     st[p] = (uint8_t)((s & ~FG) | JUSTGONE);
                     if (push(&gone, p)) goto nomem;
-                    /* neighbours: codes lose p, the stable become unsure, the dormant wake up; a constant
+                    /* neighbours: the stable become unsure, the dormant wake up; a constant
                      * count in 2D lets the compiler unroll */
                     Py_ssize_t m = nd == 2 ? 8 : n_nb;
                     for (Py_ssize_t j = 0; j < m; j++) {
                         Py_ssize_t r = p + nb[j];
-                        if (codes) codes[r] &= (uint8_t)~(1u << (7 - j)); /* p is r's neighbour 7 - j */
                         uint8_t sr = st[r] & (uint8_t)~STABLE;
                         st[r] = sr;
                         if (__builtin_expect((sr & (FG | INTERIOR | INLIST)) == FG, 0)) {
@@ -558,7 +542,7 @@ static PyObject *sweep(PyObject *self, PyObject *args) {
 done:
     for (int k = 0; k < 8; k++) free(bucket[k].v);
     free(gone.v);
-    for (int i = 0; i < 8; i++) release(all[i]);
+    for (int i = 0; i < 7; i++) release(all[i]);
     return result;
 }
 
@@ -599,7 +583,7 @@ static PyMethodDef methods[] = {
     {"iterate", iterate, METH_VARARGS, "One thinning iteration on the active border set (see thinning.py)."},
     {"classify", classify, METH_VARARGS, "Classify 26-bit codes with the memo table (see simple.py)."},
     {"prepare", prepare, METH_VARARGS, "Border, interior flags and subfields of a padded image (see thinning.py)."},
-    {"prepare_packed", prepare_packed, METH_VARARGS, "Packed state, neighbour codes and border of an image."},
+    {"prepare_packed", prepare_packed, METH_VARARGS, "Packed state and border of an image."},
     {"sweep", sweep, METH_VARARGS, "One thinning iteration on a packed state (see thinning.py)."},
     {NULL, NULL, 0, NULL},
 };

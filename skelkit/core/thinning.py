@@ -52,8 +52,6 @@ except ImportError:  # pragma: no cover - a build without a C compiler
     _thinc = None
 #: Use the compiled kernel when it is there (tests switch it off to compare both paths).
 _use_kernel = True
-#: 2D images up to this many padded pixels keep a neighbour code per pixel in the kernel (see _Thinner).
-_CODES_MAX_PIXELS = 1 << 21
 
 N_DIRECTIONS = {nd: len(DIRECTIONS[nd]) for nd in (2, 3)}
 #: Max Chebyshev distance over which one iteration's output at a pixel depends
@@ -238,15 +236,11 @@ class _Thinner:
         if self.packed:
             size = int(np.prod(self.pshape))
             self.state = np.zeros(size, np.uint8)
-            # 2D neighbour codes kept per pixel pay off while state and codes stay in cache (measured:
-            # faster up to ~1000^2, slower at 2048^2 and up); the kernel reads the 8 neighbours otherwise
-            self.codes = np.zeros(size, np.uint8) if nd == 2 and size <= _CODES_MAX_PIXELS else None
             self.list = np.empty(max(int(np.count_nonzero(mask)), 1), np.intp)
             self._dirs = np.asarray(self.directions, np.intp)
             self._table = sp.deletable_lut_2d().view(np.uint8) if nd == 2 else sp._table_3d()
             self.n_list = _thinc.prepare_packed(np.ascontiguousarray(mask).view(np.uint8), np.asarray(self.pshape, np.intp),
-                                                parity, self.face_off, self.gather.nb_off[: 8 if nd == 2 else 26],
-                                                self.state, self.codes, self.list)
+                                                parity, self.face_off, self.state, self.list)
             return
         padded = np.pad(mask, 1)
         self.img = padded.ravel()
@@ -370,7 +364,7 @@ class _Thinner:
         allowed = None if self.allowed is None else self.allowed.view(np.uint8)
         nb_off = self.gather.nb_off[: 8 if self.nd == 2 else 26]
         if self.packed:
-            total, self.n_list, _ = _thinc.sweep(self.state, self.codes, self.list, self.n_list, allowed, nb_off,
+            total, self.n_list, _ = _thinc.sweep(self.state, self.list, self.n_list, allowed, nb_off,
                                                  self.face_off, self._dirs, self.nd, self._table)
             return total
         if self._bufs is None:  # two border buffers used in turn, each big enough for every foreground pixel
