@@ -256,12 +256,25 @@ alternatives:
   decisions in the same order: a hypothesis test checks identical skeletons in every mode (default,
   `by_depth`, `equivariant`, `max_num_iter`, chunk `origin`).
 
-Two things make it faster than a direct port: the initial border, interior and subfield maps come from
-one pass over the image; and a border pixel judged "keep" is marked stable and leaves the list until a
-neighbour is deleted (its neighbourhood, hence its decision, cannot change before that), so finished
-parts of the skeleton are not visited again and again. The 3D simple-point test (26/6 topological
-numbers by flood fill on 27-bit masks) is compiled too and fills the shared 2^26-entry memo table, so
-the first 3D call no longer waits for numpy to classify new codes.
+What makes it faster than a direct port:
+
+- **one byte of state per pixel**: foreground, interior, in-list, stable and just-deleted flags and the
+  subfield id share a byte of the padded image, so a deletion reads and writes one byte per neighbour
+  (not four arrays), and the 2D neighbour code comes from three 4-byte loads of that array. A second
+  array of per-pixel codes kept up to date was tried and dropped: no faster on small images, slower
+  once the arrays leave the cache (2048^2 and up);
+- **stable pixels leave the list**: a border pixel judged "keep" stays out until a neighbour is deleted
+  (its neighbourhood, hence its decision, cannot change before that), so finished parts of the skeleton
+  are not visited again and again;
+- **one pass over the list per direction** drops the deleted and stable pixels and sorts the
+  direction's candidates by subfield; the padded state, the border and the subfield ids come from one
+  pass over the image, and a canonical bool input is read without a copy. Per-direction candidate
+  lists (visiting each pixel only in the directions where it borders background) were tried too:
+  10-20% faster in 2D, 30-60% slower in 3D, not kept.
+
+The 3D simple-point test (26/6 topological numbers by flood fill on 27-bit masks) is compiled too and
+fills the shared 2^26-entry memo table, so the first 3D call no longer waits for numpy to classify new
+codes.
 
 ## Tensors
 

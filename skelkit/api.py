@@ -12,6 +12,7 @@ import numpy as np
 
 from ._methods import METHODS, Method, get_method
 from .core.autograd import straight_through
+from .core.host import from_host, host_masks
 from .errors import SkelkitError
 from .validate import as_binary, check_tensor
 
@@ -150,12 +151,8 @@ def _check_dims(m: Method, ndim: int) -> None:
 
 def _via_numpy(m: Method, x, opts: dict):
     """Run a numpy-only method per batch item; straight-through gradient to kept pixels."""
-    import torch
-
     fn = m.function("numpy")
-    masks = (x.detach() > 0.5).cpu().numpy()[:, 0]
-    outs = np.stack([np.asarray(fn(mk, **opts), bool) for mk in masks])[:, None]
-    hard = torch.from_numpy(outs).to(device=x.device, dtype=x.dtype if x.is_floating_point() else torch.float32)
+    hard = from_host((np.asarray(fn(mk, **opts), bool) for mk in host_masks(x)), x)
     if not x.is_floating_point():
         return hard
     return straight_through(x, hard)

@@ -131,5 +131,6 @@ def check_tensor(x, *, name: str = "input") -> None:
         raise SkelkitError(
             f"{name} tensor has shape {tuple(x.shape)}; expected (B, 1, H, W) or (B, 1, D, H, W)"
         )
-    if x.is_floating_point() and torch.isnan(x).any():
+    # max() propagates NaN: one pass, no mask the size of the input
+    if x.is_floating_point() and x.numel() and torch.isnan(x.detach().max()):
         raise SkelkitError(f"{name} tensor contains NaN values")

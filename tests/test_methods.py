@@ -62,6 +62,20 @@ def test_exact_torch_matches_numpy_and_bool_tensor():
     np.testing.assert_array_equal(out[:, 0].numpy() > 0.5, expected)
 
 
+@pytest.mark.parametrize("method", ["exact", "skimage"])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.float16, torch.bfloat16, torch.uint8, torch.bool])
+def test_host_methods_on_every_tensor_dtype(method, dtype):
+    """Tensors go to the host and back (skelkit.core.host): same skeleton, exact 0/1 values, the input's float dtype."""
+    img = _rect((3, 1, 11, 14))
+    img[1, 0, 4, :] = False
+    img[2] = False
+    want = np.stack([get_method(method).function("numpy")(m) for m in img[:, 0]])
+    x = torch.from_numpy(img).to(dtype)
+    out = skeletonize(x, method=method)
+    assert out.dtype == (dtype if dtype.is_floating_point else torch.float32) and out.shape == x.shape
+    np.testing.assert_array_equal(out.float().numpy(), want[:, None].astype(np.float32))
+
+
 def test_soft_torch_is_soft_map():
     x = torch.rand(1, 1, 20, 20)
     out = skeletonize(x, method="soft", num_iter=3)

@@ -23,6 +23,7 @@ import torch
 
 from .autograd import straight_through
 from .depth import city_block_depth_torch
+from .host import from_host, host_masks
 from .neighbours import DIRECTIONS, FACE_OFFSETS, flat_strides, gather_codes_torch, padded_flat_torch, subfield_ids
 from .simple import deletable_torch
 
@@ -127,10 +128,8 @@ def exact_torch(x, max_num_iter=None, by_depth=False, equivariant=False):
     from .thinning import thin
 
     if x.device.type == "cpu" or equivariant:
-        masks = (x.detach() > 0.5).cpu().numpy()[:, 0]
-        hard = torch.from_numpy(np.stack([thin(m, max_num_iter, by_depth=by_depth, equivariant=equivariant)
-                                          for m in masks])[:, None]).to(x.device)
+        hard = from_host((thin(m, max_num_iter, by_depth=by_depth, equivariant=equivariant) for m in host_masks(x)), x)
     else:
         hard = thin_torch(x.detach(), max_num_iter, by_depth)
-    hard = hard.to(x.dtype if x.is_floating_point() else torch.float32)
+        hard = hard.to(x.dtype if x.is_floating_point() else torch.float32)
     return straight_through(x, hard) if x.is_floating_point() else hard
