@@ -91,11 +91,15 @@ def skeletonize(image, method: str = "exact", *, threshold: float | None = None,
             return _via_numpy(m, image, opts)
         return m.function("torch")(image, **opts)
     opts = m.bind(options, "numpy")
-    mask = as_binary(image, threshold)
+    mask = as_binary(image, threshold, copy=False)  # a canonical bool input is not copied...
     _check_dims(m, mask.ndim)
     if mask.size == 0:
-        return mask
-    return np.asarray(m.function("numpy")(mask, **opts), dtype=bool)
+        return mask.copy()
+    if mask is image:  # ...but methods get it read-only, and the result is never the caller's array
+        mask = mask.view()
+        mask.flags.writeable = False
+    out = np.asarray(m.function("numpy")(mask, **opts), dtype=bool)
+    return out.copy() if np.may_share_memory(out, image) else out
 
 
 def skeletonize_labels(labels, method: str = "exact", **options) -> np.ndarray:

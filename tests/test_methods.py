@@ -116,3 +116,29 @@ def test_all_registered():
     for name in METHODS_2D:
         assert name in available_methods()
         assert get_method(name).name == name
+
+
+@pytest.mark.parametrize("method", sorted(available_methods()))
+def test_numpy_input_is_neither_copied_into_nor_returned(method):
+    """A canonical bool input goes to the method without a copy, read-only; the result is a new array."""
+    img = _rect((20, 23))
+    img.flags.writeable = True
+    before = img.copy()
+    out = skeletonize(img, method=method)
+    np.testing.assert_array_equal(img, before)
+    assert img.flags.writeable and not np.may_share_memory(out, img)
+
+
+def test_a_method_returning_its_input_gives_a_copy():
+    import skelkit
+    from skelkit._methods import register_method, unregister_method
+
+    toy = skelkit.Method("toy_identity", "returns its input", numpy=lambda m: m, not_chunkable="toy")
+    register_method(toy)
+    try:
+        img = _rect((6, 7))
+        out = skeletonize(img, method="toy_identity")
+        np.testing.assert_array_equal(out, img)
+        assert not np.may_share_memory(out, img)
+    finally:
+        unregister_method("toy_identity")

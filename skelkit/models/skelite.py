@@ -78,7 +78,7 @@ def skelite_numpy(mask: np.ndarray, *, guard=False, num_iter=None, weights=None,
     """
     model = load_model(mask.ndim, weights)
     if sparse is None or sparse:
-        xb = torch.from_numpy(np.ascontiguousarray(mask, bool))[None, None]
+        xb = torch.from_numpy(np.array(mask, bool))[None, None]  # a copy: the input may be read-only
         return skeletonize_bands(model, xb, num_iter, guard, border=border)[0, 0].numpy()
     x = torch.from_numpy(np.ascontiguousarray(mask, dtype=np.float32))[None, None]
     with torch.no_grad():
