@@ -232,6 +232,23 @@ done:
     return result;
 }
 
+/* One pass over a padded image whose foreground is bit 0 of each byte: the border pixels (a background
+ * face neighbour) go to `border`; each foreground pixel gets its subfield id and whether it is interior,
+ * in `sub` and `interior`, or, when those are NULL (packed state), in its own byte (see sweep). Runs of
+ * eight background bytes are skipped a word at a time (most of a sparse image). Returns the number of
+ * border pixels, or -1 when `cap` is too small. */
+static Py_ssize_t scan_foreground(uint8_t *img, const Py_ssize_t *shape, int nd, const Py_ssize_t *par,
+                                  const Py_ssize_t *face, int n_face, Py_ssize_t *border, Py_ssize_t cap,
+                                  uint8_t *interior, uint8_t *sub);
+
+static PyObject *border_count(Py_ssize_t n) {
+    if (n < 0) {
+        PyErr_SetString(PyExc_ValueError, "border capacity exceeded");
+        return NULL;
+    }
+    return PyLong_FromSsize_t(n);
+}
+
 /* prepare(img, face_off, pshape, origin_parity, interior, subfield, border) -> n_border
  *   img      uint8 (N,) padded flat image (0/1); pshape intp (nd,) its shape
  *   origin_parity intp (nd,): parity of the global coordinate of padded index 0 on each axis
@@ -256,43 +273,7 @@ static PyObject *prepare(PyObject *self, PyObject *args) {
         uint8_t *interior = b[4].view.buf, *sub = b[5].view.buf;
         Py_ssize_t *border = b[6].view.buf, cap = b[6].view.len / sizeof(Py_ssize_t);
         int nd = (int)(b[2].view.len / sizeof(Py_ssize_t)), n_face = (int)(b[1].view.len / sizeof(Py_ssize_t));
-        Py_ssize_t n = 0, p = 0;
-        Py_ssize_t nz = nd == 3 ? shape[0] : 1, ny = shape[nd - 2], nx = shape[nd - 1];
-        for (Py_ssize_t z = 0; z < nz; z++)
-            for (Py_ssize_t y = 0; y < ny; y++) {
-                uint8_t zy = nd == 3 ? (uint8_t)((((z + par[0]) & 1) << 2) | (((y + par[1]) & 1) << 1))
-                                     : (uint8_t)(((y + par[0]) & 1) << 1);
-                Py_ssize_t px = par[nd - 1];
-                for (Py_ssize_t x = 0; x < nx; x++, p++) {
-                    if (x + 8 <= nx) {
-                        uint64_t word;
-                        memcpy(&word, img + p, 8);
-                        if (!word) {
-                            x += 7;
-                            p += 7;
-                            continue;
-                        }
-                    }
-                    if (!img[p]) continue;
-                    sub[p] = zy | (uint8_t)((x + px) & 1);
-                    int on_border = 0;
-                    for (int f = 0; f < n_face; f++)
-                        if (!img[p + face[f]]) {
-                            on_border = 1;
-                            break;
-                        }
-                    if (on_border) {
-                        if (n >= cap) {
-                            PyErr_SetString(PyExc_ValueError, "border capacity exceeded");
-                            goto done;
-                        }
-                        border[n++] = p;
-                    } else {
-                        interior[p] = 1;
-                    }
-                }
-            }
-        result = PyLong_FromSsize_t(n);
+        result = border_count(scan_foreground((uint8_t *)img, shape, nd, par, face, n_face, border, cap, interior, sub));
     }
 done:
     for (int i = 0; i < 7; i++) release(&b[i]);
@@ -368,44 +349,7 @@ static PyObject *prepare_packed(PyObject *self, PyObject *args) {
                 for (Py_ssize_t x = 0; x < nx - 2; x++) row[x] = m[x] != 0;
                 m += nx - 2;
             }
-        Py_ssize_t n = 0, p = 0;
-        for (Py_ssize_t z = 0; z < nz; z++)
-            for (Py_ssize_t y = 0; y < ny; y++) {
-                uint8_t zy = nd == 3 ? (uint8_t)((((z + par[0]) & 1) << 2) | (((y + par[1]) & 1) << 1))
-                                     : (uint8_t)(((y + par[0]) & 1) << 1);
-                Py_ssize_t px = par[nd - 1];
-                for (Py_ssize_t x = 0; x < nx; x++, p++) {
-                    if (x + 8 <= nx) {
-                        uint64_t word;
-                        memcpy(&word, st + p, 8);
-                        if (!word) {
-                            x += 7;
-                            p += 7;
-                            continue;
-                        }
-                    }
-                    if (!st[p]) continue;
-                    uint8_t s = FG | (uint8_t)((zy | (uint8_t)((x + px) & 1)) << SUBSHIFT);
-                    int on_border = 0;
-                    for (int f = 0; f < n_face; f++)
-                        if (!(st[p + face[f]] & FG)) {
-                            on_border = 1;
-                            break;
-                        }
-                    if (on_border) {
-                        if (n >= cap) {
-                            PyErr_SetString(PyExc_ValueError, "border capacity exceeded");
-                            goto done;
-                        }
-                        border[n++] = p;
-                        s |= INLIST;
-                    } else {
-                        s |= INTERIOR;
-                    }
-                    st[p] = s;
-                }
-            }
-        result = PyLong_FromSsize_t(n);
+        result = border_count(scan_foreground(st, shape, nd, par, face, n_face, border, cap, NULL, NULL));
     }
 done:
     for (int i = 0; i < 6; i++) release(&b[i]);
@@ -544,6 +488,49 @@ done:
     free(gone.v);
     for (int i = 0; i < 7; i++) release(all[i]);
     return result;
+}
+
+static Py_ssize_t scan_foreground(uint8_t *img, const Py_ssize_t *shape, int nd, const Py_ssize_t *par,
+                                  const Py_ssize_t *face, int n_face, Py_ssize_t *border, Py_ssize_t cap,
+                                  uint8_t *interior, uint8_t *sub) {
+    Py_ssize_t n = 0, p = 0;
+    Py_ssize_t nz = nd == 3 ? shape[0] : 1, ny = shape[nd - 2], nx = shape[nd - 1];
+    for (Py_ssize_t z = 0; z < nz; z++)
+        for (Py_ssize_t y = 0; y < ny; y++) {
+            uint8_t zy = nd == 3 ? (uint8_t)((((z + par[0]) & 1) << 2) | (((y + par[1]) & 1) << 1))
+                                 : (uint8_t)(((y + par[0]) & 1) << 1);
+            Py_ssize_t px = par[nd - 1];
+            for (Py_ssize_t x = 0; x < nx; x++, p++) {
+                if (x + 8 <= nx) {
+                    uint64_t word;
+                    memcpy(&word, img + p, 8);
+                    if (!word) {
+                        x += 7;
+                        p += 7;
+                        continue;
+                    }
+                }
+                if (!img[p]) continue;
+                uint8_t k = zy | (uint8_t)((x + px) & 1);
+                int on_border = 0;
+                for (int f = 0; f < n_face; f++)
+                    if (!(img[p + face[f]] & 1)) {
+                        on_border = 1;
+                        break;
+                    }
+                if (on_border) {
+                    if (n >= cap) return -1;
+                    border[n++] = p;
+                }
+                if (sub) {
+                    sub[p] = k;
+                    if (!on_border) interior[p] = 1;
+                } else {
+                    img[p] = (uint8_t)(FG | k << SUBSHIFT | (on_border ? INLIST : INTERIOR));
+                }
+            }
+        }
+    return n;
 }
 
 /* classify(codes uint32 (M,), table uint8 (2**26,), out uint8 (M,)) -> number of codes computed */
