@@ -259,7 +259,8 @@ def _train_member(k: int, cfg: TrainConfig, data: dict, out: Path, resume: bool,
                                     "sched": sched.state_dict(), "state": st, "config": asdict(cfg),
                                     "train_key": names_key})
     if st["best_state"] is None:
-        raise SkelkitError(f"member {k} finished without a completed epoch; raise --epochs")
+        raise SkelkitError(f"member {k} stopped after {st['epoch']} epoch(s), before its first validation "
+                           f"(every {cfg.val_every}); raise --max-minutes or --epochs")
     best = UNet(cfg.width, cfg.depth, len(cfg.inputs), cfg.block)
     best.load_state_dict(st["best_state"])
     return best, st
