@@ -208,9 +208,13 @@ def chunk_reach(ndim: int, max_num_iter=None, by_depth=False, equivariant=False)
 class _Thinner:
     """Active-set thinning state on a zero-padded flat copy of the image.
 
-    ``border`` holds the flat indices of the foreground pixels with a
-    background face neighbour (deleted ones are dropped after each pass);
-    ``interior`` marks the foreground pixels not yet in ``border``.
+    With the compiled kernel and without ``equivariant`` (``packed``), the
+    whole state is one byte per padded pixel (``state``: foreground in bit 0,
+    flags and subfield id, see ``_thinc.c``) and ``list[:n_list]``, the border
+    pixels to visit. Otherwise ``img`` is the padded image, ``border`` holds
+    the flat indices of the foreground pixels with a background face neighbour
+    (deleted ones are dropped after each pass) and ``interior`` marks the
+    foreground pixels not yet in ``border``.
     """
 
     def __init__(self, mask: np.ndarray, origin=None, equivariant: bool = False):
