@@ -210,14 +210,21 @@ class _nothing:
 
 
 # ------------------------------------------------------------------ report
+def _arm_seed(key: str) -> tuple:
+    """A run's key ``"arm/seed"`` as ``(arm, seed)``."""
+    arm, seed = key.split("/")
+    return arm, int(seed)
+
+
 def arm_runs(res, arm, seeds=None) -> list:
     """The finished runs (one per seed) of ``arm``, only those of ``seeds`` if given."""
     return [v for k, v in res["runs"].items()
-            if k.split("/")[0] == arm and (seeds is None or int(k.split("/")[1]) in seeds)]
+            if _arm_seed(k)[0] == arm and (seeds is None or _arm_seed(k)[1] in seeds)]
 
 
 def arm_seeds(res, arm) -> set:
-    return {int(k.split("/")[1]) for k in res["runs"] if k.split("/")[0] == arm}
+    """The seeds ``arm`` has finished runs for."""
+    return {s for a, s in map(_arm_seed, res["runs"]) if a == arm}
 
 
 def present_arms(res) -> list:
@@ -243,7 +250,7 @@ def paired(res, arm, base, source, metric) -> tuple:
 
 def report(res) -> str:
     arms = present_arms(res)
-    seeds = sorted({int(k.split("/")[1]) for k in res["runs"]})
+    seeds = sorted({s for _, s in map(_arm_seed, res["runs"])})
     cfg = res["config"]
     L = [f"Config: {cfg.get('n_train')} training images of {cfg.get('size')}^2, {cfg.get('epochs')} epochs, U-Net "
          f"width {cfg.get('width')} depth {cfg.get('depth')}, alpha {cfg.get('alpha')}, seeds {seeds}; "

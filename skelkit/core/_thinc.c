@@ -359,7 +359,8 @@ done:
 /* sweep(state, list, n, allowed, nb_off, face_off, directions, nd, table) -> (n_deleted, n_list, n_new_codes)
  *   state          from prepare_packed, modified in place
  *   list           intp (capacity: every foreground pixel): its first n entries are the border pixels to
- *                  visit (each marked INLIST); rewritten in place with those of the next iteration
+ *                  visit (each marked INLIST; deleted or stable ones are dropped by the first pass);
+ *                  rewritten in place with those of the next iteration
  *   allowed, nb_off, face_off, directions, nd, table: as in `iterate`
  * One iteration with `iterate`'s decisions in the same order. Each direction starts with one pass over
  * the list that drops deleted and stable pixels and sorts the direction's candidates by subfield.
@@ -466,16 +467,8 @@ static PyObject *sweep(PyObject *self, PyObject *args) {
                 }
             }
         }
-        Py_ssize_t w = 0; /* what leaves the list now is dormant */
-        for (Py_ssize_t i = 0; i < n_cur; i++) {
-            Py_ssize_t p = cur[i];
-            uint8_t s = st[p];
-            if ((s & (FG | STABLE)) == FG)
-                cur[w++] = p;
-            else
-                st[p] = s & (uint8_t)~(INLIST | JUSTGONE);
-        }
-        result = Py_BuildValue("nnn", total, w, new_codes);
+        /* deleted and stable pixels stay listed until the next call's first pass drops them */
+        result = Py_BuildValue("nnn", total, n_cur, new_codes);
         goto done;
     overflow:
         PyErr_SetString(PyExc_RuntimeError, "border list capacity exceeded");
