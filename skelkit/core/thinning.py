@@ -211,7 +211,8 @@ class _Thinner:
     With the compiled kernel and without ``equivariant`` (``packed``), the
     whole state is one byte per padded pixel (``state``: foreground in bit 0,
     flags and subfield id, see ``_thinc.c``) and ``list[:n_list]``, the border
-    pixels to visit. Otherwise ``img`` is the padded image, ``border`` holds
+    pixels to visit (in 2D only until the first iteration files them into
+    ``_lists``, one list per direction). Otherwise ``img`` is the padded image, ``border`` holds
     the flat indices of the foreground pixels with a background face neighbour
     (deleted ones are dropped after each pass) and ``interior`` marks the
     foreground pixels not yet in ``border``.
@@ -243,8 +244,9 @@ class _Thinner:
             self.list = np.empty(max(int(np.count_nonzero(mask)), 1), np.intp)
             self._dirs = np.asarray(self.directions, np.intp)
             self._table = sp.deletable_lut_2d().view(np.uint8) if nd == 2 else sp._table_3d()
+            self._lists = _thinc.dir_lists() if nd == 2 else None
             self.n_list = _thinc.prepare_packed(np.ascontiguousarray(mask).view(np.uint8), np.asarray(self.pshape, np.intp),
-                                                parity, self.face_off, self.state, self.list)
+                                                parity, self.state, self.list)
             return
         padded = np.pad(mask, 1)
         self.img = padded.ravel()
@@ -368,6 +370,10 @@ class _Thinner:
         allowed = None if self.allowed is None else self.allowed.view(np.uint8)
         nb_off = self.gather.nb_off[: 8 if self.nd == 2 else 26]
         if self.packed:
+            if self.nd == 2:  # prepare's border goes into the per-direction lists on the first call
+                pending = None if self.list is None else self.list[: self.n_list]
+                self.list = None
+                return _thinc.sweep2d(self.state, self._lists, pending, allowed, nb_off, self._dirs, self._table)
             total, self.n_list, _ = _thinc.sweep(self.state, self.list, self.n_list, allowed, nb_off,
                                                  self.face_off, self._dirs, self.nd, self._table)
             return total
