@@ -263,14 +263,18 @@ What makes it faster than a direct port:
   (not four arrays), and the 2D neighbour code comes from three 4-byte loads of that array. A second
   array of per-pixel codes kept up to date was tried and dropped: no faster on small images, slower
   once the arrays leave the cache (2048^2 and up);
-- **stable pixels leave the list**: a border pixel judged "keep" stays out until a neighbour is deleted
+- **stable pixels leave the lists**: a border pixel judged "keep" stays out until a neighbour is deleted
   (its neighbourhood, hence its decision, cannot change before that), so finished parts of the skeleton
   are not visited again and again;
-- **one pass over the list per direction** drops the deleted and stable pixels and sorts the
-  direction's candidates by subfield; the padded state, the border and the subfield ids come from one
-  pass over the image, and a canonical bool input is read without a copy. Per-direction candidate
-  lists (visiting each pixel only in the directions where it borders background) were tried too:
-  10-20% faster in 2D, 30-60% slower in 3D, not kept.
+- **2D: one list per direction**: a pixel joins direction e's list when its neighbour in direction e is
+  deleted (or when it wakes from stable), so each pass visits its own candidates only; with one list,
+  a pixel waited about four direction passes before it became a candidate and was visited in each
+  (blobs 1024^2: 2.06 M visits for 0.52 M deletions). 20-30% faster on every 2D input. In 3D the
+  one-list sweep stays (one pass over the list per direction drops the deleted and stable pixels and
+  sorts the direction's candidates by subfield): per-direction lists were 30-60% slower there;
+- **the padded state, the border and the subfield ids come from one pass over the image**, eight
+  pixels at a time (a pixel is on the border unless the AND of its face neighbours' words says
+  otherwise), and a canonical bool input is read without a copy.
 
 The 3D simple-point test (26/6 topological numbers by flood fill on 27-bit masks) is compiled too and
 fills the shared 2^26-entry memo table, so the first 3D call no longer waits for numpy to classify new

@@ -100,7 +100,7 @@ typedef struct {
     Py_ssize_t n, cap;
 } Vec;
 
-static int grow(Vec *a) {
+__attribute__((noinline)) static int grow(Vec *a) {
     Py_ssize_t cap = a->cap ? 2 * a->cap : 256;
     Py_ssize_t *v = realloc(a->v, sizeof(Py_ssize_t) * (size_t)cap);
     if (!v) return -1;
@@ -109,8 +109,8 @@ static int grow(Vec *a) {
     return 0;
 }
 
-static inline int push(Vec *a, Py_ssize_t x) {
-    if (a->n == a->cap && grow(a)) return -1;
+__attribute__((always_inline)) static inline int push(Vec *a, Py_ssize_t x) {
+    if (__builtin_expect(a->n == a->cap, 0) && grow(a)) return -1;
     a->v[a->n++] = x;
     return 0;
 }
@@ -302,12 +302,13 @@ done:
 
 /* The 8-neighbour code of p from three 4-byte loads of the state (foreground = bit 0 of each byte), for
  * offsets in row-major order (-W-1, -W, -W+1, -1, 1, W-1, W, W+1); the loads stay inside the padded image. */
-static inline uint32_t code2d(const uint8_t *st, Py_ssize_t p, Py_ssize_t W) {
+static inline uint32_t code2d(const uint8_t *st, Py_ssize_t p, Py_ssize_t W, int *stable) {
     uint32_t a, b, c;
     memcpy(&a, st + p - W - 1, 4);
     memcpy(&b, st + p - 1, 4);
     memcpy(&c, st + p + W - 2, 4);
     c >>= 8;
+    *stable = ((a | b | c) & 0x020202u) != 0; /* STABLE == 2: some pixel of the 3x3 block is stable */
     /* bytes 0, 1, 2 -> bits 0, 1, 2: the multiply places each byte's bit 0 at bits 16-18, without carries */
     uint32_t top = (((a & 0x010101u) * 0x10204u) >> 16) & 7u, bot = (((c & 0x010101u) * 0x10204u) >> 16) & 7u;
     return top | (b & 1u) << 3 | ((b >> 16) & 1u) << 4 | bot << 5;
@@ -367,14 +368,6 @@ static Py_ssize_t scan_packed(uint8_t *st, const Py_ssize_t *shape, int nd, cons
     return n;
 }
 
-/* Whether the 3x3 block around p holds a stable pixel: the loads of code2d. */
-static inline int stable3x3(const uint8_t *st, Py_ssize_t p, Py_ssize_t W) {
-    uint32_t a, b, c;
-    memcpy(&a, st + p - W - 1, 4);
-    memcpy(&b, st + p - 1, 4);
-    memcpy(&c, st + p + W - 2, 4);
-    return ((a | b | c >> 8) & 0x020202u) != 0; /* STABLE == 2 */
-}
 
 /* prepare_packed(mask, pshape, origin_parity, state, border) -> n_border
  *   mask     uint8, the unpadded image (C order; nonzero = foreground), shape pshape - 2 on each axis
@@ -621,13 +614,14 @@ static PyObject *sweep2d(PyObject *self, PyObject *args) {
                     Py_ssize_t p = bucket[k].v[i];
                     uint8_t s = st[p];
                     if ((s & (FG | STABLE)) != FG) continue; /* listed twice */
-                    if (!table[code2d(st, p, W)]) {
+                    int near_stable; /* read before the store below: reloading after it stalls */
+                    if (!table[code2d(st, p, W, &near_stable)]) {
                         st[p] = s | STABLE;
                         continue;
                     }
                     st[p] = (uint8_t)((s & ~FG) | JUSTGONE);
                     if (push(&gone, p)) goto nomem;
-                    if (!stable3x3(st, p, W)) continue;
+                    if (!near_stable) continue;
                     for (int j = 0; j < 8; j++) { /* stable neighbours wake up */
                         Py_ssize_t r = p + nb[j];
                         uint8_t sr = st[r];
