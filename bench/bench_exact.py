@@ -232,7 +232,7 @@ def render(result: dict) -> str:
                  f"{r['checks']['exact']['blocks']} |")
     if result["peers_missing"]:
         L += ["", "Peers not installed here: " + "; ".join(f"{k} ({v})" for k, v in result["peers_missing"].items())]
-    return "\n".join(L) + "\n"
+    return "\n".join(L + _torch_lines()) + "\n"
 
 
 HEADER = """# Exact thinning: how it is made fast
@@ -285,15 +285,33 @@ codes.
 `skelkit.skeletonize(tensor, method="exact")` keeps the tensor's device: CUDA tensors are thinned on the
 GPU by `skelkit.core.thinning_torch.thin_torch`, the same active-set sweep in torch operations with its
 lookup tables (the 2D table and a 3D memo table) kept on the device, bit-identical to the numpy path
-(hypothesis test, 2D and 3D, batched); CPU tensors go to the compiled kernel through numpy
-(`skelkit.core.host`: `x > 0.5` and the float result are made in numpy, several times faster than torch's
-bool kernels on a CPU). The gradient is straight-through to the kept pixels, by an autograd function whose
+(hypothesis test, 2D and 3D, batched). CPU tensors go to the compiled kernel: a float32 tensor's values
+are thresholded (`> 0.5`) and checked for NaN as the kernel copies them into its state, one state array
+serves the whole batch, and only the skeleton's ones are written into a zeroed output (a skeleton is
+sparse), so the float32 tensor is read once and no bool copies are made; other dtypes go through
+`skelkit.core.host` (`x > 0.5` and the float result made in numpy, several times faster than torch's bool
+kernels on a CPU). The gradient is straight-through to the kept pixels, by an autograd function whose
 forward value is the hard skeleton itself (no arithmetic on the tensors). `bench/bench_torch_exact.py`
-times both (`bench/results/torch_exact.json`: a CPU tensor takes 0.96-1.9x the numpy call's time at
-512^2 and 128^3, batches of 1 and 8; before this change 1.1-5.1x) and, when a GPU is lent, the GPU sweep
-against the project's Menten et al. baseline.
+times both and, when a GPU is lent, the GPU sweep against the project's Menten et al. baseline.
 
 """
+
+TORCH_RESULTS = Path(__file__).resolve().parent / "results" / "torch_exact.json"
+
+
+def _torch_lines() -> list:
+    """The last `bench_torch_exact.py` run, as table rows (that script writes its own json)."""
+    if not TORCH_RESULTS.exists():
+        return []
+    res = json.loads(TORCH_RESULTS.read_text())
+    L = ["", f"Tensors (`bench/bench_torch_exact.py`, last run; torch {res['torch']}, {res['threads']} thread, "
+         "milliseconds per batch, outputs checked equal to the numpy skeletons):", "",
+         "| input | batch | numpy | CPU tensor | CPU tensor / numpy (target <= 2) | GPU sweep |", "|---|---|---|---|---|---|"]
+    for r in res["rows"]:
+        gpu = f"{r['device_sweep_gpu_s'] * 1e3:.2f} ({r['gpu']})" if "device_sweep_gpu_s" in r else "no GPU"
+        L.append(f"| {r['input']} | {r['batch']} | {r['numpy_s'] * 1e3:.2f} | {r['tensor_cpu_s'] * 1e3:.2f} | "
+                 f"{r['tensor_cpu_s'] / r['numpy_s']:.2f} | {gpu} |")
+    return L
 
 
 def _versions() -> dict:

@@ -167,6 +167,10 @@ class Method:
         Defaults of :class:`skelkit.losses.ClDiceLoss`'s ``guard``, ``hybrid``
         and ``noise`` when this method is the skeletonizer (the variant that
         did best in the clDice experiment, docs/cldice.md).
+    rejects_nan : bool
+        ``torch`` raises :class:`SkelkitError` on NaN input itself, in a pass
+        over the input it makes anyway, so ``skeletonize`` skips its own check
+        (one pass over the tensor fewer).
     """
 
     name: str
@@ -185,6 +189,7 @@ class Method:
     proba: str | Callable | None = None
     variants: dict = field(default_factory=dict)
     loss_defaults: dict = field(default_factory=dict)
+    rejects_nan: bool = False
 
     def __post_init__(self):
         names = [o.name for o in self.options]
@@ -300,6 +305,7 @@ register_method(Method(
     iter_option="max_num_iter",
     chunk="skelkit.core.thinning:chunk_reach",
     loss_defaults={"hybrid": True, "noise": 0.33},  # docs/cldice.md: b0 error 1.47 -> 0.74, Dice +0.002, no collapse
+    rejects_nan=True,  # exact_torch: the kernel checks as it thresholds
 ))
 register_method(Method(
     "skelite",

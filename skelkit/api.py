@@ -82,7 +82,7 @@ def skeletonize(image, method: str = "exact", *, threshold: float | None = None,
     """
     m = get_method(method)
     if _is_tensor(image):
-        check_tensor(image)
+        check_tensor(image, nan=not m.rejects_nan)
         _check_dims(m, image.ndim - 2)
         opts = m.bind(options, "torch")
         if image.shape[0] == 0:

@@ -121,16 +121,22 @@ def check_ndim(arr, *, name: str = "image", allowed=(2, 3)) -> None:
         raise SkelkitError(f"{name} has {ndim} dimensions (shape {shape}); expected {want}")
 
 
-def check_tensor(x, *, name: str = "input") -> None:
-    """Check a torch tensor is real, (B, 1, H, W) or (B, 1, D, H, W), and free of NaN."""
-    import torch
-
+def check_tensor(x, *, name: str = "input", nan: bool = True) -> None:
+    """Check a torch tensor is real, (B, 1, H, W) or (B, 1, D, H, W), and (if ``nan``) free of NaN."""
     if x.is_complex():
         raise SkelkitError(f"{name} tensor is complex-valued; expected real values")
     if x.ndim not in (4, 5) or x.shape[1] != 1:
         raise SkelkitError(
             f"{name} tensor has shape {tuple(x.shape)}; expected (B, 1, H, W) or (B, 1, D, H, W)"
         )
+    if nan:
+        reject_nan(x, name=name)
+
+
+def reject_nan(x, *, name: str = "input") -> None:
+    """SkelkitError if a floating-point tensor holds NaN."""
+    import torch
+
     # max() propagates NaN: one pass, no mask the size of the input
     if x.is_floating_point() and x.numel() and torch.isnan(x.detach().max()):
         raise SkelkitError(f"{name} tensor contains NaN values")

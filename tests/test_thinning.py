@@ -331,6 +331,35 @@ def test_compiled_kernel_equals_numpy(seed, nd, density, mode):
 
 
 @settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 2**20), nd=st.sampled_from([2, 3]), batch=st.integers(1, 4),
+       max_num_iter=st.sampled_from([None, 0, 1, 3]))
+def test_thin_values_equals_thin_of_threshold(seed, nd, batch, max_num_iter):
+    """The tensor path's float32 entry (threshold in the kernel, one state reused over the batch, only the
+    skeleton's ones written) gives thin(values > 0.5) item by item; 0.5 itself is background."""
+    rng = np.random.default_rng(seed)
+    shape = (batch,) + tuple(int(v) for v in rng.integers(1, 40 if nd == 2 else 14, nd))
+    values = ndimage.gaussian_filter(rng.random(shape), (0,) + (1.5,) * nd).astype(np.float32)
+    values = (values - values.min()) / max(float(np.ptp(values)), 1e-6)
+    values[rng.random(shape) < 0.1] = 0.5
+    out = thinning.thin_values(values, np.zeros(shape, np.float32), max_num_iter)
+    for v, o in zip(values, out):
+        np.testing.assert_array_equal(o, thin(v > 0.5, max_num_iter).astype(np.float32))
+
+
+@pytest.mark.parametrize("kernel", [True, False])
+def test_thin_values_refuses_nan_anywhere(kernel, monkeypatch):
+    monkeypatch.setattr(thinning, "_use_kernel", kernel)
+    values = np.zeros((3, 6, 7, 9), np.float32)
+    values[2, -1, -1, -1] = np.nan  # the last voxel of the last item
+    with pytest.raises(thinning.SkelkitError, match="NaN"):
+        thinning.thin_values(values, np.zeros_like(values))
+    import skelkit
+
+    with pytest.raises(thinning.SkelkitError, match="NaN"):
+        skelkit.skeletonize(torch.from_numpy(values)[:, None])
+
+
+@settings(max_examples=40, deadline=None)
 @given(seed=st.integers(0, 2**20), nd=st.sampled_from([2, 3]), batch=st.integers(1, 3),
        mode=st.sampled_from(["plain", "by_depth", "max_num_iter"]))
 def test_torch_sweep_equals_numpy_batched(seed, nd, batch, mode):

@@ -369,50 +369,167 @@ static Py_ssize_t scan_packed(uint8_t *st, const Py_ssize_t *shape, int nd, cons
 }
 
 
-/* prepare_packed(mask, pshape, origin_parity, state, border) -> n_border
- *   mask     uint8, the unpadded image (C order; nonzero = foreground), shape pshape - 2 on each axis
- *   state    uint8 (N,) zeroed padded output; border intp (capacity)
- * Copies the mask into the padded state, then one pass over it (scan_packed). */
-static PyObject *prepare_packed(PyObject *self, PyObject *args) {
-    PyObject *o_mask, *o_shape, *o_par, *o_state, *o_border;
-    if (!PyArg_ParseTuple(args, "OOOOO", &o_mask, &o_shape, &o_par, &o_state, &o_border)) return NULL;
-    Buf b[5];
-    for (int i = 0; i < 5; i++) b[i].held = 0;
+/* pack(mask, pshape, state) -> n_foreground, or -1 when a float32 mask holds NaN
+ *   mask     the unpadded image, C order, shape pshape - 2 on each axis: uint8/bool (nonzero = foreground) or
+ *            float32 (> 0.5 = foreground, as tensors are read)
+ *   state    uint8 (N,) padded output, its frame zero (only the inside is written: a state can be reused)
+ * The padded copy: rows of the mask land inside the zero frame; bit 0 = foreground. */
+static PyObject *pack(PyObject *self, PyObject *args) {
+    PyObject *o_mask, *o_shape, *o_state;
+    if (!PyArg_ParseTuple(args, "OOO", &o_mask, &o_shape, &o_state)) return NULL;
+    Buf b[3];
+    for (int i = 0; i < 3; i++) b[i].held = 0;
     PyObject *result = NULL;
-    if (get_buf(o_mask, &b[0], 0, 1, "mask") || get_buf(o_shape, &b[1], 0, sizeof(Py_ssize_t), "pshape") ||
-        get_buf(o_par, &b[2], 0, sizeof(Py_ssize_t), "origin_parity") ||
-        get_buf(o_state, &b[3], 1, 1, "state") || get_buf(o_border, &b[4], 1, sizeof(Py_ssize_t), "border"))
-        goto done;
+    if (PyObject_GetBuffer(o_mask, &b[0].view, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0) goto done;
+    b[0].held = 1;
+    if (get_buf(o_shape, &b[1], 0, sizeof(Py_ssize_t), "pshape") || get_buf(o_state, &b[2], 1, 1, "state")) goto done;
     {
-        const uint8_t *mask = b[0].view.buf;
-        const Py_ssize_t *shape = b[1].view.buf, *par = b[2].view.buf;
-        uint8_t *st = b[3].view.buf;
-        Py_ssize_t *border = b[4].view.buf, cap = b[4].view.len / sizeof(Py_ssize_t);
+        Py_ssize_t item = b[0].view.itemsize;
+        const char *fmt = b[0].view.format ? b[0].view.format : "B";
+        if (!(item == 1 || (item == 4 && strcmp(fmt, "f") == 0))) {
+            PyErr_Format(PyExc_TypeError, "pack: mask must be bool, uint8 or float32, got format %s", fmt);
+            goto done;
+        }
+        const Py_ssize_t *shape = b[1].view.buf;
+        uint8_t *st = b[2].view.buf;
         int nd = (int)(b[1].view.len / sizeof(Py_ssize_t));
-        Py_ssize_t nz = nd == 3 ? shape[0] : 1, ny = shape[nd - 2], nx = shape[nd - 1];
-        Py_ssize_t inner = 1;
+        Py_ssize_t nz = nd == 3 ? shape[0] : 1, ny = shape[nd - 2], nx = shape[nd - 1], inner = 1, n = 0;
         for (int a = 0; a < nd; a++) inner *= shape[a] - 2;
-        if (b[0].view.len != inner || b[3].view.len != nz * ny * nx) {
+        if (b[0].view.len != inner * item || b[2].view.len != nz * ny * nx) {
             PyErr_SetString(PyExc_ValueError, "mask or state does not match pshape");
             goto done;
         }
-        /* the padded copy: rows of the mask land inside the zero frame */
-        const uint8_t *m = mask;
+        const uint8_t *m8 = b[0].view.buf;
+        const float *mf = b[0].view.buf;
         for (Py_ssize_t z = nd == 3; z < (nd == 3 ? nz - 1 : 1); z++)
             for (Py_ssize_t y = 1; y < ny - 1; y++) {
                 uint8_t *row = st + (z * ny + y) * nx + 1;
-                for (Py_ssize_t x = 0; x < nx - 2; x++) row[x] = m[x] != 0;
-                m += nx - 2;
+                if (item == 1) { /* separate copy and count loops: each vectorises */
+                    for (Py_ssize_t x = 0; x < nx - 2; x++) row[x] = m8[x] != 0;
+                    m8 += nx - 2;
+                } else {
+                    int nan = 0;
+                    for (Py_ssize_t x = 0; x < nx - 2; x++) {
+                        row[x] = mf[x] > 0.5f;
+                        nan |= mf[x] != mf[x];
+                    }
+                    if (nan) {
+                        n = -1;
+                        goto nan_found;
+                    }
+                    mf += nx - 2;
+                }
+                uint32_t c = 0;
+                for (Py_ssize_t x = 0; x < nx - 2; x++) c += row[x];
+                n += c;
             }
-        result = border_count(scan_packed(st, shape, nd, par, border, cap));
+    nan_found:
+        result = PyLong_FromSsize_t(n);
     }
 done:
-    for (int i = 0; i < 5; i++) release(&b[i]);
+    for (int i = 0; i < 3; i++) release(&b[i]);
+    return result;
+}
+
+/* scan(state, pshape, origin_parity, border) -> n_border
+ *   state    from pack; gets each foreground pixel's flags and subfield id (see above)
+ *   border   intp (capacity) output: the border pixels, in index order (scan_packed) */
+static PyObject *scan(PyObject *self, PyObject *args) {
+    PyObject *o_state, *o_shape, *o_par, *o_border;
+    if (!PyArg_ParseTuple(args, "OOOO", &o_state, &o_shape, &o_par, &o_border)) return NULL;
+    Buf b[4];
+    for (int i = 0; i < 4; i++) b[i].held = 0;
+    PyObject *result = NULL;
+    if (get_buf(o_state, &b[0], 1, 1, "state") || get_buf(o_shape, &b[1], 0, sizeof(Py_ssize_t), "pshape") ||
+        get_buf(o_par, &b[2], 0, sizeof(Py_ssize_t), "origin_parity") ||
+        get_buf(o_border, &b[3], 1, sizeof(Py_ssize_t), "border"))
+        goto done;
+    {
+        const Py_ssize_t *shape = b[1].view.buf;
+        int nd = (int)(b[1].view.len / sizeof(Py_ssize_t));
+        Py_ssize_t size = 1;
+        for (int a = 0; a < nd; a++) size *= shape[a];
+        if (b[0].view.len != size || b[2].view.len != b[1].view.len) {
+            PyErr_SetString(PyExc_ValueError, "state or origin_parity does not match pshape");
+            goto done;
+        }
+        result = border_count(scan_packed(b[0].view.buf, shape, nd, b[2].view.buf, b[3].view.buf,
+                                          b[3].view.len / (Py_ssize_t)sizeof(Py_ssize_t)));
+    }
+done:
+    for (int i = 0; i < 4; i++) release(&b[i]);
+    return result;
+}
+
+/* unpack(state, pshape, out, zeroed): out = the foreground (bit 0) of the state without its frame; out is
+ * float32 (0/1, what a tensor gets) or one byte per pixel (bool), C order, shape pshape - 2. With `zeroed`
+ * (out is all zero already, e.g. fresh from calloc) only the foreground is written: a skeleton is sparse,
+ * and pages it does not reach are never touched. */
+static PyObject *unpack(PyObject *self, PyObject *args) {
+    PyObject *o_state, *o_shape, *o_out;
+    int zeroed;
+    if (!PyArg_ParseTuple(args, "OOOp", &o_state, &o_shape, &o_out, &zeroed)) return NULL;
+    Buf b[3];
+    for (int i = 0; i < 3; i++) b[i].held = 0;
+    PyObject *result = NULL;
+    if (get_buf(o_state, &b[0], 0, 1, "state") || get_buf(o_shape, &b[1], 0, sizeof(Py_ssize_t), "pshape")) goto done;
+    if (PyObject_GetBuffer(o_out, &b[2].view, PyBUF_C_CONTIGUOUS | PyBUF_WRITABLE | PyBUF_FORMAT) < 0) goto done;
+    b[2].held = 1;
+    {
+        Py_ssize_t item = b[2].view.itemsize;
+        const char *fmt = b[2].view.format ? b[2].view.format : "B";
+        const Py_ssize_t *shape = b[1].view.buf;
+        int nd = (int)(b[1].view.len / sizeof(Py_ssize_t));
+        Py_ssize_t nz = nd == 3 ? shape[0] : 1, ny = shape[nd - 2], nx = shape[nd - 1], inner = 1;
+        for (int a = 0; a < nd; a++) inner *= shape[a] - 2;
+        if (!(item == 1 || (item == 4 && strcmp(fmt, "f") == 0)) || b[2].view.len != inner * item ||
+            b[0].view.len != nz * ny * nx) {
+            PyErr_SetString(PyExc_ValueError, "unpack: out must be bool or float32 with the unpadded shape");
+            goto done;
+        }
+        const uint8_t *st = b[0].view.buf;
+        uint8_t *o8 = b[2].view.buf;
+        float *of = b[2].view.buf;
+        for (Py_ssize_t z = nd == 3; z < (nd == 3 ? nz - 1 : 1); z++)
+            for (Py_ssize_t y = 1; y < ny - 1; y++) {
+                const uint8_t *row = st + (z * ny + y) * nx + 1;
+                if (zeroed) {
+                    for (Py_ssize_t x = 0; x < nx - 2; x++) {
+                        if (x + 8 <= nx - 2) { /* eight background pixels at a time */
+                            uint64_t w;
+                            memcpy(&w, row + x, 8);
+                            if (!(w & 0x0101010101010101ull)) {
+                                x += 7;
+                                continue;
+                            }
+                        }
+                        if (row[x] & FG) {
+                            if (item == 1)
+                                o8[x] = 1;
+                            else
+                                of[x] = 1.0f;
+                        }
+                    }
+                    o8 += nx - 2;
+                    of += nx - 2;
+                } else if (item == 1) {
+                    for (Py_ssize_t x = 0; x < nx - 2; x++) o8[x] = row[x] & FG;
+                    o8 += nx - 2;
+                } else {
+                    for (Py_ssize_t x = 0; x < nx - 2; x++) of[x] = (float)(row[x] & FG);
+                    of += nx - 2;
+                }
+            }
+        Py_INCREF(Py_None);
+        result = Py_None;
+    }
+done:
+    for (int i = 0; i < 3; i++) release(&b[i]);
     return result;
 }
 
 /* sweep(state, list, n, allowed, nb_off, face_off, directions, nd, table) -> (n_deleted, n_list, n_new_codes)
- *   state          from prepare_packed, modified in place
+ *   state          from pack and scan, modified in place
  *   list           intp (capacity: every foreground pixel): its first n entries are the border pixels to
  *                  visit (each marked INLIST; deleted or stable ones are dropped by the first pass);
  *                  rewritten in place with those of the next iteration
@@ -555,9 +672,9 @@ static PyObject *dir_lists(PyObject *self, PyObject *args) {
 }
 
 /* sweep2d(state, lists, pending, allowed, nb_off, directions, table) -> n_deleted
- *   state     from prepare_packed (its INLIST and INTERIOR bits are not used), modified in place
+ *   state     from pack and scan (its INLIST and INTERIOR bits are not used), modified in place
  *   lists     from dir_lists(), empty on the first call
- *   pending   intp array or None: pixels to file into the lists first (prepare_packed's border)
+ *   pending   intp array or None: pixels to file into the lists first (scan's border)
  *   allowed, nb_off (8, row-major), directions (4), table: as in `sweep` */
 static PyObject *sweep2d(PyObject *self, PyObject *args) {
     PyObject *o_st, *o_lists, *o_pend, *o_allowed, *o_nb, *o_dir, *o_table;
@@ -738,7 +855,9 @@ static PyMethodDef methods[] = {
     {"iterate", iterate, METH_VARARGS, "One thinning iteration on the active border set (see thinning.py)."},
     {"classify", classify, METH_VARARGS, "Classify 26-bit codes with the memo table (see simple.py)."},
     {"prepare", prepare, METH_VARARGS, "Border, interior flags and subfields of a padded image (see thinning.py)."},
-    {"prepare_packed", prepare_packed, METH_VARARGS, "Packed state and border of an image."},
+    {"pack", pack, METH_VARARGS, "Padded packed state of a mask (see thinning.py)."},
+    {"scan", scan, METH_VARARGS, "Flags, subfields and border of a packed state (see thinning.py)."},
+    {"unpack", unpack, METH_VARARGS, "The foreground of a packed state as bool or float32."},
     {"dir_lists", dir_lists, METH_NOARGS, "Empty per-direction lists for sweep2d."},
     {"sweep2d", sweep2d, METH_VARARGS, "One 2D thinning iteration with one list per direction (see thinning.py)."},
     {"sweep", sweep, METH_VARARGS, "One thinning iteration on a packed state (see thinning.py)."},

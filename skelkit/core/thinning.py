@@ -126,17 +126,59 @@ def thin(mask, max_num_iter: int | None = None, *, by_depth: bool = False, equiv
     state = _Thinner(mask, origin, equivariant)
     if by_depth:
         return _thin_by_depth(state, mask, max_num_iter, return_history)
-    history = []
+    history = [] if return_history else None
+    out = _run(state, max_num_iter, history).result()
+    return (out, history) if return_history else out
+
+
+def _run(state: "_Thinner", max_num_iter, history=None) -> "_Thinner":
+    """Iterations until one deletes nothing or ``max_num_iter``; ``history`` gets the state after each that deleted."""
     done = 0
     while max_num_iter is None or done < max_num_iter:
         n = state.step()
         done += 1
         if n == 0:
             break
-        if return_history:
+        if history is not None:
             history.append(state.result())
-    out = state.result()
-    return (out, history) if return_history else out
+    return state
+
+
+def thin_values(values: np.ndarray, out: np.ndarray, max_num_iter: int | None = None) -> np.ndarray:
+    """``out[i] = thin(values[i] > 0.5, max_num_iter)`` for each item of a float32 batch, without bool copies.
+
+    The CPU tensor path (:func:`skelkit.core.thinning_torch.exact_torch`): the
+    compiled kernel thresholds each item while it copies it into its state (one
+    state array serves the whole batch) and writes the skeleton's ones into ``out``.
+
+    Parameters
+    ----------
+    values : ndarray of float32, shape (B, H, W) or (B, D, H, W)
+    out : ndarray of float32, same shape, C order, all zero (``np.zeros``: only the
+        skeleton is written, so pages it does not reach are never touched)
+    max_num_iter : int, optional
+        As in :func:`thin`.
+
+    Returns
+    -------
+    out
+
+    Raises
+    ------
+    SkelkitError
+        If ``values`` holds NaN.
+    """
+    state = None
+    for v, o in zip(values, out):
+        if _thinc is None or not _use_kernel or v.dtype != np.float32:
+            if np.isnan(v).any():
+                raise SkelkitError("input tensor contains NaN values")
+            o[...] = thin(v > 0.5, max_num_iter)
+            continue
+        thinner = _run(_Thinner(np.ascontiguousarray(v), state=state), max_num_iter)
+        thinner.result(o, zeroed=True)
+        state = thinner.state
+    return out
 
 
 def depth_stages(mask: np.ndarray) -> np.ndarray:
@@ -218,7 +260,7 @@ class _Thinner:
     foreground pixels not yet in ``border``.
     """
 
-    def __init__(self, mask: np.ndarray, origin=None, equivariant: bool = False):
+    def __init__(self, mask: np.ndarray, origin=None, equivariant: bool = False, state: np.ndarray | None = None):
         nd = mask.ndim
         self.nd = nd
         self.pshape = tuple(s + 2 for s in mask.shape)
@@ -238,15 +280,19 @@ class _Thinner:
         # Plain thinning with the kernel keeps its state packed (see _thinc.c: sweep); the numpy
         # passes of equivariant thinning need the separate arrays below.
         self.packed = _thinc is not None and _use_kernel and not self.equivariant
-        if self.packed:
+        if self.packed:  # mask: bool, or float32 values (foreground > 0.5: see thin_values)
+            self._pshape = np.asarray(self.pshape, np.intp)
             size = int(np.prod(self.pshape))
-            self.state = np.zeros(size, np.uint8)
-            self.list = np.empty(max(int(np.count_nonzero(mask)), 1), np.intp)
+            # a finished state of the same shape can be reused: its frame is still zero, pack rewrites the rest
+            self.state = state if state is not None and state.size == size else np.zeros(size, np.uint8)
+            n_fg = _thinc.pack(np.ascontiguousarray(mask), self._pshape, self.state)
+            if n_fg < 0:
+                raise SkelkitError("input tensor contains NaN values")
+            self.list = np.empty(max(n_fg, 1), np.intp)
+            self.n_list = _thinc.scan(self.state, self._pshape, parity, self.list)
             self._dirs = np.asarray(self.directions, np.intp)
             self._table = sp.deletable_lut_2d().view(np.uint8) if nd == 2 else sp._table_3d()
             self._lists = _thinc.dir_lists() if nd == 2 else None
-            self.n_list = _thinc.prepare_packed(np.ascontiguousarray(mask).view(np.uint8), np.asarray(self.pshape, np.intp),
-                                                parity, self.state, self.list)
             return
         padded = np.pad(mask, 1)
         self.img = padded.ravel()
@@ -273,11 +319,18 @@ class _Thinner:
         self.interior[fg[~on_border]] = True
         self.subfield[fg] = subfield_of(np.unravel_index(fg, self.pshape), origin - 1)
 
-    def result(self) -> np.ndarray:
-        inner = tuple(slice(1, -1) for _ in range(self.nd))
-        if self.packed:  # foreground is bit 0 of the state: 0/1 bytes read as bool
-            return np.bitwise_and(self.state.reshape(self.pshape)[inner], 1).view(bool)
-        return self.img.reshape(self.pshape)[inner].copy()
+    def result(self, out: np.ndarray | None = None, zeroed: bool = False) -> np.ndarray:
+        """The current image, into ``out`` (bool, or float32 with the packed state; all zero if ``zeroed``) if given."""
+        shape = tuple(s - 2 for s in self.pshape)
+        if self.packed:  # foreground is bit 0 of the state
+            out = np.empty(shape, bool) if out is None else out
+            _thinc.unpack(self.state, self._pshape, out, zeroed)
+            return out
+        img = self.img.reshape(self.pshape)[tuple(slice(1, -1) for _ in range(self.nd))]
+        if out is None:
+            return img.copy()
+        out[...] = img
+        return out
 
     def _codes(self, idx: np.ndarray, img8=None) -> np.ndarray:
         """Neighbour codes of flat indices ``idx`` in ``img8`` (default the image): intp (2D, < 256) or uint32 (3D)."""

@@ -122,14 +122,24 @@ def exact_torch(x, max_num_iter=None, by_depth=False, equivariant=False):
     """The ``exact`` method for tensors: skeleton on ``x``'s device, straight-through gradient to kept pixels.
 
     CPU tensors (and ``equivariant=True``, whose P-simple passes have no
-    device version) run the numpy path item by item; other devices run
-    :func:`thin_torch` there.
+    device version) run the numpy path item by item (float32 ones through
+    :func:`skelkit.core.thinning.thin_values`); other devices run
+    :func:`thin_torch` there. NaN input raises :class:`SkelkitError`
+    (``Method.rejects_nan``).
     """
-    from .thinning import thin
+    from ..validate import reject_nan
+    from .thinning import thin, thin_values
 
-    if x.device.type == "cpu" or equivariant:
-        hard = from_host((thin(m, max_num_iter, by_depth=by_depth, equivariant=equivariant) for m in host_masks(x)), x)
+    if x.device.type == "cpu" and x.dtype == torch.float32 and not (by_depth or equivariant):
+        out = np.zeros(x.shape, np.float32)  # thresholded (and NaN-checked) by the kernel as it reads x
+        thin_values(x.detach()[:, 0].numpy(), out[:, 0], max_num_iter)
+        hard = torch.from_numpy(out)
     else:
-        hard = thin_torch(x.detach(), max_num_iter, by_depth)
-        hard = hard.to(x.dtype if x.is_floating_point() else torch.float32)
+        reject_nan(x)
+        if x.device.type == "cpu" or equivariant:
+            hard = from_host((thin(m, max_num_iter, by_depth=by_depth, equivariant=equivariant)
+                              for m in host_masks(x)), x)
+        else:
+            hard = thin_torch(x.detach(), max_num_iter, by_depth)
+            hard = hard.to(x.dtype if x.is_floating_point() else torch.float32)
     return straight_through(x, hard) if x.is_floating_point() else hard
