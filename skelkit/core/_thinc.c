@@ -368,7 +368,6 @@ static Py_ssize_t scan_packed(uint8_t *st, const Py_ssize_t *shape, int nd, cons
     return n;
 }
 
-
 /* pack(mask, pshape, state) -> n_foreground, or -1 when a float32 mask holds NaN
  *   mask     the unpadded image, C order, shape pshape - 2 on each axis: uint8/bool (nonzero = foreground) or
  *            float32 (> 0.5 = foreground, as tensors are read)
