@@ -254,10 +254,10 @@ class _Thinner:
     whole state is one byte per padded pixel (``state``: foreground in bit 0,
     flags and subfield id, see ``_thinc.c``) and ``list[:n_list]``, the border
     pixels to visit (in 2D only until the first iteration files them into
-    ``_lists``, one list per direction). Otherwise ``img`` is the padded image, ``border`` holds
-    the flat indices of the foreground pixels with a background face neighbour
-    (deleted ones are dropped after each pass) and ``interior`` marks the
-    foreground pixels not yet in ``border``.
+    ``_lists``, one list per direction). Otherwise ``img`` is the padded image,
+    ``border`` holds the flat indices of the foreground pixels with a background
+    face neighbour (deleted ones are dropped after each pass) and ``interior``
+    marks the foreground pixels not yet in ``border``.
     """
 
     def __init__(self, mask: np.ndarray, origin=None, equivariant: bool = False, state: np.ndarray | None = None):
@@ -423,7 +423,7 @@ class _Thinner:
         allowed = None if self.allowed is None else self.allowed.view(np.uint8)
         nb_off = self.gather.nb_off[: 8 if self.nd == 2 else 26]
         if self.packed:
-            if self.nd == 2:  # prepare's border goes into the per-direction lists on the first call
+            if self.nd == 2:  # scan's border goes into the per-direction lists on the first call
                 pending = None if self.list is None else self.list[: self.n_list]
                 self.list = None
                 return _thinc.sweep2d(self.state, self._lists, pending, allowed, nb_off, self._dirs, self._table)
