@@ -174,7 +174,10 @@ def test_failed_overlay_keeps_the_earlier_skeleton(horse8, tmp_path):
 
 
 SLOW = """
-import dataclasses, os, sys, time
+import dataclasses, os, signal, sys, time
+# Ctrl-C as in a terminal: a run started in the background by a non-interactive shell inherits SIGINT
+# ignored, and Python keeps it so (the test then timed out when `make test` itself ran in the background)
+signal.signal(signal.SIGINT, signal.default_int_handler)
 from skelkit.io import formats
 import skelkit.viz as viz
 which, go = sys.argv[1], sys.argv[2]
