@@ -695,8 +695,8 @@ static PyObject *sweep2d(PyObject *self, PyObject *args) {
         uint8_t *st = b_st.view.buf;
         const uint8_t *table = b_table.view.buf, *allowed = b_allowed.held ? b_allowed.view.buf : NULL;
         const Py_ssize_t *nb = b_nb.view.buf, *dirs = b_dir.view.buf;
-        Py_ssize_t W = nb[6];
-        if (b_nb.view.len != 8 * sizeof(Py_ssize_t) || b_dir.view.len != 4 * sizeof(Py_ssize_t) ||
+        Py_ssize_t W = b_nb.view.len == 8 * sizeof(Py_ssize_t) ? nb[6] : 0;
+        if (!W || b_dir.view.len != 4 * sizeof(Py_ssize_t) ||
             !(nb[0] == -W - 1 && nb[1] == -W && nb[2] == -W + 1 && nb[3] == -1 && nb[4] == 1 && nb[5] == W - 1 &&
               nb[7] == W + 1)) {
             PyErr_SetString(PyExc_ValueError, "sweep2d: expects 8 row-major neighbour offsets and 4 directions");
