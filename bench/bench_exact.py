@@ -272,6 +272,9 @@ What makes it faster than a direct port:
   (blobs 1024^2: 2.06 M visits for 0.52 M deletions). 20-30% faster on every 2D input. In 3D the
   one-list sweep stays (one pass over the list per direction drops the deleted and stable pixels and
   sorts the direction's candidates by subfield): per-direction lists were 30-60% slower there;
+- **no reload after a store**: whether a deleted pixel has a stable neighbour to wake is read from the
+  loads that made its neighbour code; reading it again after the one-byte store that deletes the pixel
+  stalled store forwarding (perf: a quarter of the 2D sweep's time; blobs 1024^2 9.9 -> 8.0 ms);
 - **the padded state, the border and the subfield ids come from one pass over the image**, eight
   pixels at a time (a pixel is on the border unless the AND of its face neighbours' words says
   otherwise), and a canonical bool input is read without a copy.
