@@ -139,4 +139,9 @@ def reject_nan(x, *, name: str = "input") -> None:
 
     # max() propagates NaN: one pass, no mask the size of the input
     if x.is_floating_point() and x.numel() and torch.isnan(x.detach().max()):
-        raise SkelkitError(f"{name} tensor contains NaN values")
+        raise nan_error(name)
+
+
+def nan_error(name: str = "input") -> SkelkitError:
+    """The error for a tensor holding NaN (also raised by the exact kernel, which checks as it reads)."""
+    return SkelkitError(f"{name} tensor contains NaN values")

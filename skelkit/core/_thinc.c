@@ -232,51 +232,12 @@ done:
     return result;
 }
 
-/* One pass over a padded 0/1 image: the border pixels (a background face neighbour) go to `border`; each
- * foreground pixel gets its subfield id in `sub` and whether it is interior in `interior`. Runs of eight
- * background bytes are skipped a word at a time (most of a sparse image). Returns the number of border
- * pixels, or -1 when `cap` is too small. */
-static Py_ssize_t scan_foreground(const uint8_t *img, const Py_ssize_t *shape, int nd, const Py_ssize_t *par,
-                                  const Py_ssize_t *face, int n_face, Py_ssize_t *border, Py_ssize_t cap,
-                                  uint8_t *interior, uint8_t *sub);
-
 static PyObject *border_count(Py_ssize_t n) {
     if (n < 0) {
         PyErr_SetString(PyExc_ValueError, "border capacity exceeded");
         return NULL;
     }
     return PyLong_FromSsize_t(n);
-}
-
-/* prepare(img, face_off, pshape, origin_parity, interior, subfield, border) -> n_border
- *   img      uint8 (N,) padded flat image (0/1); pshape intp (nd,) its shape
- *   origin_parity intp (nd,): parity of the global coordinate of padded index 0 on each axis
- *   interior, subfield: uint8 (N,) outputs (zeroed by the caller); border: intp (capacity) output
- * One pass: border pixels (a background face neighbour), interior flags and subfield ids of the foreground.
- * Runs of eight background bytes are skipped a word at a time (most of a sparse image). */
-static PyObject *prepare(PyObject *self, PyObject *args) {
-    PyObject *o_img, *o_face, *o_shape, *o_par, *o_int, *o_sub, *o_border;
-    if (!PyArg_ParseTuple(args, "OOOOOOO", &o_img, &o_face, &o_shape, &o_par, &o_int, &o_sub, &o_border))
-        return NULL;
-    Buf b[7];
-    for (int i = 0; i < 7; i++) b[i].held = 0;
-    PyObject *result = NULL;
-    if (get_buf(o_img, &b[0], 0, 1, "img") || get_buf(o_face, &b[1], 0, sizeof(Py_ssize_t), "face_off") ||
-        get_buf(o_shape, &b[2], 0, sizeof(Py_ssize_t), "pshape") ||
-        get_buf(o_par, &b[3], 0, sizeof(Py_ssize_t), "origin_parity") || get_buf(o_int, &b[4], 1, 1, "interior") ||
-        get_buf(o_sub, &b[5], 1, 1, "subfield") || get_buf(o_border, &b[6], 1, sizeof(Py_ssize_t), "border"))
-        goto done;
-    {
-        const uint8_t *img = b[0].view.buf;
-        const Py_ssize_t *face = b[1].view.buf, *shape = b[2].view.buf, *par = b[3].view.buf;
-        uint8_t *interior = b[4].view.buf, *sub = b[5].view.buf;
-        Py_ssize_t *border = b[6].view.buf, cap = b[6].view.len / sizeof(Py_ssize_t);
-        int nd = (int)(b[2].view.len / sizeof(Py_ssize_t)), n_face = (int)(b[1].view.len / sizeof(Py_ssize_t));
-        result = border_count(scan_foreground(img, shape, nd, par, face, n_face, border, cap, interior, sub));
-    }
-done:
-    for (int i = 0; i < 7; i++) release(&b[i]);
-    return result;
 }
 
 /* --------------------------------------------------------- packed sweep
@@ -314,9 +275,10 @@ static inline uint32_t code2d(const uint8_t *st, Py_ssize_t p, Py_ssize_t W, int
     return top | (b & 1u) << 3 | ((b >> 16) & 1u) << 4 | bot << 5;
 }
 
-/* scan_foreground for the packed state, eight pixels at a time: a pixel is on the border unless all its
- * face neighbours are foreground (bit 0 of their bytes, which this pass keeps). Rows of the frame hold no
- * foreground and are skipped; so the neighbour loads stay inside the image. */
+/* One pass over a packed state (bit 0 = foreground): each foreground pixel gets its flags (INLIST on the
+ * border, else INTERIOR) and subfield id, and the border pixels are listed. Eight pixels at a time: a pixel
+ * is on the border unless all its face neighbours are foreground (bit 0 of their bytes, which this pass
+ * keeps). Rows of the frame hold no foreground and are skipped; so the neighbour loads stay inside. */
 static Py_ssize_t scan_packed(uint8_t *st, const Py_ssize_t *shape, int nd, const Py_ssize_t *par, Py_ssize_t *border,
                               Py_ssize_t cap) {
     const uint64_t ONES = 0x0101010101010101ull;
@@ -366,6 +328,45 @@ static Py_ssize_t scan_packed(uint8_t *st, const Py_ssize_t *shape, int nd, cons
             }
         }
     return n;
+}
+
+/* prepare(img, pshape, origin_parity, interior, subfield, border) -> n_border
+ *   img      uint8 (N,) padded flat image (0/1); pshape intp (nd,) its shape
+ *   origin_parity intp (nd,): parity of the global coordinate of padded index 0 on each axis
+ *   interior, subfield: uint8 (N,) outputs (zeroed by the caller); border: intp (capacity) output
+ * The arrays of equivariant thinning's numpy passes: scan_packed runs on a copy of the image in `subfield`,
+ * whose bytes are then split into the interior flag and the subfield id. */
+static PyObject *prepare(PyObject *self, PyObject *args) {
+    PyObject *o_img, *o_shape, *o_par, *o_int, *o_sub, *o_border;
+    if (!PyArg_ParseTuple(args, "OOOOOO", &o_img, &o_shape, &o_par, &o_int, &o_sub, &o_border)) return NULL;
+    Buf b[6];
+    for (int i = 0; i < 6; i++) b[i].held = 0;
+    PyObject *result = NULL;
+    if (get_buf(o_img, &b[0], 0, 1, "img") || get_buf(o_shape, &b[1], 0, sizeof(Py_ssize_t), "pshape") ||
+        get_buf(o_par, &b[2], 0, sizeof(Py_ssize_t), "origin_parity") || get_buf(o_int, &b[3], 1, 1, "interior") ||
+        get_buf(o_sub, &b[4], 1, 1, "subfield") || get_buf(o_border, &b[5], 1, sizeof(Py_ssize_t), "border"))
+        goto done;
+    {
+        const Py_ssize_t *shape = b[1].view.buf;
+        int nd = (int)(b[1].view.len / sizeof(Py_ssize_t));
+        Py_ssize_t n = b[0].view.len, size = 1;
+        uint8_t *interior = b[3].view.buf, *sub = b[4].view.buf;
+        for (int a = 0; a < nd; a++) size *= shape[a];
+        if (size != n || b[3].view.len != n || b[4].view.len != n || b[2].view.len != b[1].view.len) {
+            PyErr_SetString(PyExc_ValueError, "prepare: arrays of different sizes");
+            goto done;
+        }
+        memcpy(sub, b[0].view.buf, (size_t)n);
+        result = border_count(scan_packed(sub, shape, nd, b[2].view.buf, b[5].view.buf,
+                                          b[5].view.len / (Py_ssize_t)sizeof(Py_ssize_t)));
+        for (Py_ssize_t p = 0; result && p < n; p++) {
+            interior[p] = (sub[p] & INTERIOR) != 0;
+            sub[p] >>= SUBSHIFT;
+        }
+    }
+done:
+    for (int i = 0; i < 6; i++) release(&b[i]);
+    return result;
 }
 
 /* pack(mask, pshape, state) -> n_foreground, or -1 when a float32 mask holds NaN
@@ -776,45 +777,6 @@ done:
     free(gone.v);
     for (int i = 0; i < 6; i++) release(all[i]);
     return result;
-}
-
-static Py_ssize_t scan_foreground(const uint8_t *img, const Py_ssize_t *shape, int nd, const Py_ssize_t *par,
-                                  const Py_ssize_t *face, int n_face, Py_ssize_t *border, Py_ssize_t cap,
-                                  uint8_t *interior, uint8_t *sub) {
-    Py_ssize_t n = 0, p = 0;
-    Py_ssize_t nz = nd == 3 ? shape[0] : 1, ny = shape[nd - 2], nx = shape[nd - 1];
-    for (Py_ssize_t z = 0; z < nz; z++)
-        for (Py_ssize_t y = 0; y < ny; y++) {
-            uint8_t zy = nd == 3 ? (uint8_t)((((z + par[0]) & 1) << 2) | (((y + par[1]) & 1) << 1))
-                                 : (uint8_t)(((y + par[0]) & 1) << 1);
-            Py_ssize_t px = par[nd - 1];
-            for (Py_ssize_t x = 0; x < nx; x++, p++) {
-                if (x + 8 <= nx) {
-                    uint64_t word;
-                    memcpy(&word, img + p, 8);
-                    if (!word) {
-                        x += 7;
-                        p += 7;
-                        continue;
-                    }
-                }
-                if (!img[p]) continue;
-                uint8_t k = zy | (uint8_t)((x + px) & 1);
-                int on_border = 0;
-                for (int f = 0; f < n_face; f++)
-                    if (!img[p + face[f]]) {
-                        on_border = 1;
-                        break;
-                    }
-                if (on_border) {
-                    if (n >= cap) return -1;
-                    border[n++] = p;
-                }
-                sub[p] = k;
-                if (!on_border) interior[p] = 1;
-            }
-        }
-    return n;
 }
 
 /* classify(codes uint32 (M,), table uint8 (2**26,), out uint8 (M,)) -> number of codes computed */

@@ -41,7 +41,7 @@ import numpy as np
 
 from .._compat import renamed
 from ..errors import SkelkitError
-from ..validate import as_binary
+from ..validate import as_binary, nan_error
 from . import simple as sp
 from .depth import city_block_depth
 from .neighbours import DIRECTIONS, FACE_OFFSETS, N_SUBFIELDS, FlatCodes, flat_strides, subfield_of
@@ -168,13 +168,14 @@ def thin_values(values: np.ndarray, out: np.ndarray, max_num_iter: int | None = 
     SkelkitError
         If ``values`` holds NaN.
     """
+    if _thinc is None or not _use_kernel or values.dtype != np.float32:
+        if np.isnan(values).any():
+            raise nan_error()
+        for v, o in zip(values, out):
+            o[...] = thin(v > 0.5, max_num_iter)
+        return out
     state = None
     for v, o in zip(values, out):
-        if _thinc is None or not _use_kernel or v.dtype != np.float32:
-            if np.isnan(v).any():
-                raise SkelkitError("input tensor contains NaN values")
-            o[...] = thin(v > 0.5, max_num_iter)
-            continue
         thinner = _run(_Thinner(np.ascontiguousarray(v), state=state), max_num_iter)
         thinner.result(o, zeroed=True)
         state = thinner.state
@@ -287,7 +288,7 @@ class _Thinner:
             self.state = state if state is not None and state.size == size else np.zeros(size, np.uint8)
             n_fg = _thinc.pack(np.ascontiguousarray(mask), self._pshape, self.state)
             if n_fg < 0:
-                raise SkelkitError("input tensor contains NaN values")
+                raise nan_error()
             self.list = np.empty(max(n_fg, 1), np.intp)
             self.n_list = _thinc.scan(self.state, self._pshape, parity, self.list)
             self._dirs = np.asarray(self.directions, np.intp)
@@ -305,7 +306,7 @@ class _Thinner:
         self.subfield = np.zeros(self.img.size, np.uint8)
         if _thinc is not None and _use_kernel:
             border = np.empty(int(np.count_nonzero(self.img)), np.intp)
-            n = _thinc.prepare(self.img8, self.face_off, np.asarray(self.pshape, np.intp), parity,
+            n = _thinc.prepare(self.img8, np.asarray(self.pshape, np.intp), parity,
                                self.interior.view(np.uint8), self.subfield, border)
             self.border = border[:n]
             return
