@@ -342,6 +342,8 @@ register_method(Method(
         Option("resize", "choice", None, "pad to a multiple of 32, or fit the shape's box into the frame",
                choices=("pad", "bbox")),
         Option("thin", "bool", None, "thin the thresholded output (default: with resize='bbox')", cli=False),
+        Option("break_blocks", "bool", True,
+               "remove full 2x2 blocks, lowest probability first, keeping the topology (docs/unet.md)"),
         Option("device", "device", "cpu", "torch device for numpy input", cli=False, backends=("numpy",)),
     ),
     not_chunkable="the U-Net sees the whole shape frame at once",

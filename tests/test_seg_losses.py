@@ -1,3 +1,4 @@
+import itertools
 import math
 
 import pytest
@@ -10,6 +11,7 @@ from skelkit.errors import SkelkitError
 from skelkit.losses import (
     BinaryCrossEntropyLoss,
     BinaryFocalLoss,
+    SoftBlockLoss,
     SoftDiceLoss,
     SoftJaccardLoss,
     WeightedBCELoss,
@@ -85,3 +87,58 @@ def test_bad_input_raises():
         make_loss("hinge")
     with pytest.raises(SkelkitError, match="reduction"):
         SoftDiceLoss(reduction="max")(torch.zeros(1, 2), torch.zeros(1, 2))
+
+
+def _blocks_by_loop(p, t):
+    """Extra soft blocks per target pixel, by explicit loops over every block's corners."""
+    out = []
+    for pb, tb in zip(p, t):
+        pb, tb = pb[0], tb[0]
+        total = 0.0
+        for idx in itertools.product(*(range(n - 1) for n in pb.shape)):
+            corners = list(itertools.product(*((i, i + 1) for i in idx)))
+            soft = math.prod(float(pb[c]) for c in corners)
+            full = all(tb[c] > 0 for c in corners)
+            total += 0.0 if full else soft
+        out.append(total / (float(tb.sum()) + 1.0))
+    return out
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(2, 3), st.integers(0, 2**31 - 1))
+def test_block_loss_matches_explicit_blocks(ndim, seed):
+    g = torch.Generator().manual_seed(seed)
+    shape = (2, 1) + (4,) * ndim
+    p = torch.rand(shape, generator=g)
+    t = (torch.rand(shape, generator=g) > 0.4).float()
+    got = SoftBlockLoss(reduction="none")(p, t)
+    assert got.tolist() == pytest.approx(_blocks_by_loop(p, t), rel=1e-5, abs=1e-7)
+    z = torch.logit(p.clamp(1e-4, 1 - 1e-4))
+    assert SoftBlockLoss(sigmoid=True)(z, t).item() == pytest.approx(got.clamp(min=0).mean().item(), rel=1e-3)
+
+
+def test_block_loss_is_zero_for_one_pixel_lines_and_counts_a_thick_one():
+    line = torch.zeros(1, 1, 6, 6)
+    line[0, 0, 2, :] = 1
+    assert SoftBlockLoss()(line, line).item() == 0.0
+    thick = line.clone()
+    thick[0, 0, 3, :] = 1  # 5 full 2x2 blocks the target lacks, over 6 target pixels (+1)
+    assert SoftBlockLoss()(thick, line).item() == pytest.approx(5 / 7)
+    assert SoftBlockLoss()(thick, thick).item() == 0.0  # blocks the target has cost nothing
+    with pytest.raises(SkelkitError, match="block loss"):
+        SoftBlockLoss()(torch.zeros(2, 6), torch.zeros(2, 6))
+
+
+def test_loss_terms_are_summed_with_weights():
+    from skelkit.training.unet import make_loss_fn
+
+    g = torch.Generator().manual_seed(1)
+    z = torch.randn(2, 1, 8, 8, generator=g)
+    t = (torch.rand(2, 1, 8, 8, generator=g) > 0.8).float()
+    want = make_loss("wfocal", sigmoid=True)(z, t) + 2.5 * make_loss("block", sigmoid=True)(z, t)
+    assert make_loss_fn("wfocal+2.5*block")(z, t).item() == pytest.approx(want.item(), rel=1e-6)
+    for bad in ("wfocal+x*block", "wfocal+0*block", "wfocal+-1*dice", "wfocal+inf*dice"):
+        with pytest.raises(SkelkitError, match="weight"):
+            make_loss_fn(bad)
+    with pytest.raises(SkelkitError, match="unknown loss"):
+        make_loss_fn("wfocal+blocks")

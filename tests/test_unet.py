@@ -255,3 +255,40 @@ def test_distance_transform_inputs_round_trip_through_training(tmp_path):
     assert pred.inputs == ("shape", "edt") and pred.members[0].in_channels == 2 and pred.members[0].block == "light"
     out = skelkit.skeletonize(_blob(64, 96), "unet", weights=path)
     assert out.shape == (64, 96) and out.dtype == bool
+
+
+def test_init_starts_from_given_weights_and_refuses_other_shapes(tmp_path):
+    data = tmp_path / "data"
+    _write_toy_data(data)
+    quiet = dict(progress=False, log=lambda s: None)
+    first = train_unet(data, tmp_path / "a", make_config("cpu", width=2, epochs=1, batch_size=4,
+                                                         channels_last=False, half_weights=False), **quiet)
+    # a learning rate of ~0 keeps the convolutions where --init put them (BN statistics still move)
+    tuned = train_unet(data, tmp_path / "b", make_config("cpu", width=2, epochs=1, batch_size=4, lr=1e-12,
+                                                         channels_last=False, half_weights=False,
+                                                         init=str(first)), **quiet)
+    fresh = train_unet(data, tmp_path / "c", make_config("cpu", width=2, epochs=1, batch_size=4, lr=1e-12,
+                                                         channels_last=False, half_weights=False, seed=5), **quiet)
+    a, b, c = (load_unet(p).members[0].state_dict() for p in (first, tuned, fresh))
+    convs = [k for k in a if k.endswith("weight") and a[k].ndim == 4]
+    assert all(torch.allclose(a[k], b[k], atol=1e-6) for k in convs)
+    assert not all(torch.allclose(a[k], c[k], atol=1e-3) for k in convs)
+    with pytest.raises(SkelkitError, match="--init weights are width 2"):
+        train_unet(data, tmp_path / "d", make_config("cpu", width=3, epochs=1, init=str(first)), **quiet)
+    with pytest.raises(SkelkitError, match="inputs"):
+        train_unet(data, tmp_path / "e", make_config("cpu", width=2, epochs=1, inputs=("shape", "edt"),
+                                                     init=str(first)), **quiet)
+
+
+def test_default_output_has_its_blocks_broken_with_the_same_topology():
+    from skelkit.metrics import betti_numbers
+    from skelkit.metrics.thinness import full_blocks
+
+    m = _blob(256, 256)
+    raw = skelkit.skeletonize(m, "unet", break_blocks=False)
+    out = skelkit.skeletonize(m, "unet")
+    assert full_blocks(raw) > 0  # the network's map is thick in places
+    assert full_blocks(out) == 0 and not (out & ~raw).any()
+    assert betti_numbers(out) == betti_numbers(raw)
+    t = skelkit.skeletonize(torch.from_numpy(m)[None, None].float(), "unet")
+    assert np.array_equal(t[0, 0].numpy() > 0, out)

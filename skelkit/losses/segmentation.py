@@ -166,6 +166,50 @@ class SoftJaccardLoss(_OverlapLoss):
         return (inter + self.smooth) / (total - inter + self.smooth)
 
 
+class SoftBlockLoss(nn.Module):
+    """Penalty on soft full blocks (2x2 in 2D, 2x2x2 in 3D) that the target does not have.
+
+    A block's soft value is the product of its pixels' probabilities; the loss per
+    sample is the sum over blocks absent from the target divided by the target's
+    pixel count (plus ``smooth``), i.e. extra blocks per skeleton pixel. Added to a
+    pixel loss it rewards one-pixel-wide lines where the truth is one pixel wide:
+    the cheapest way to lower it is to drop the block's pixel that is not in the
+    target.
+
+    Parameters
+    ----------
+    smooth : float
+        Added to the denominator; keeps empty targets finite.
+    sigmoid : bool
+        ``True`` if ``input`` holds logits, ``False`` for probabilities.
+    reduction : {"mean", "sum", "none"}
+        Over the batch; ``"none"`` returns shape (B,).
+
+    Notes
+    -----
+    ``input`` and ``target`` are (B, C, H, W) or (B, C, H, W, D).
+    """
+
+    def __init__(self, smooth: float = 1.0, *, sigmoid: bool = False, reduction: str = "mean"):
+        super().__init__()
+        self.smooth, self.sigmoid, self.reduction = float(smooth), bool(sigmoid), check_reduction(reduction)
+
+    def forward(self, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        _check(input, target)
+        if input.ndim not in (4, 5):
+            raise SkelkitError(f"block loss needs (B, C, H, W) or (B, C, H, W, D) tensors, got shape {tuple(input.shape)}")
+        p = torch.sigmoid(input) if self.sigmoid else input
+        t = target.to(p.dtype)
+        soft, full = p, t
+        for axis in range(2, p.ndim):  # product over each axis' neighbour pairs: the block's corners
+            n = p.shape[axis] - 1
+            soft = soft.narrow(axis, 0, n) * soft.narrow(axis, 1, n)
+            full = full.narrow(axis, 0, n) * full.narrow(axis, 1, n)
+        axes = tuple(range(1, p.ndim))
+        extra = (soft * (1 - full)).sum(axes)
+        return reduce_loss(extra / (t.sum(axes) + self.smooth), self.reduction)
+
+
 SEGMENTATION_LOSSES = {
     "wfocal": WeightedFocalLoss,
     "focal": BinaryFocalLoss,
@@ -173,12 +217,14 @@ SEGMENTATION_LOSSES = {
     "bce": BinaryCrossEntropyLoss,
     "dice": SoftDiceLoss,
     "jaccard": SoftJaccardLoss,
+    "block": SoftBlockLoss,
 }
 
 
 @renamed(logits="sigmoid")
 def make_loss(name: str, *, sigmoid: bool = False, **kwargs) -> nn.Module:
-    """Build a segmentation loss by short name (``wfocal``, ``focal``, ``wbce``, ``bce``, ``dice``, ``jaccard``)."""
+    """Build a segmentation loss by short name (``wfocal``, ``focal``, ``wbce``, ``bce``, ``dice``, ``jaccard``,
+    ``block``)."""
     if name not in SEGMENTATION_LOSSES:
         raise SkelkitError(f"unknown loss {name!r}; choose one of {', '.join(SEGMENTATION_LOSSES)}")
     return SEGMENTATION_LOSSES[name](sigmoid=sigmoid, **kwargs)

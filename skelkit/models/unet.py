@@ -26,6 +26,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..core.autograd import straight_through
+from ..core.blocks import break_blocks as _break_blocks
 from ..core.classic import skimage_skeleton
 from ..core.geometry import dihedral
 from ..errors import SkelkitError
@@ -336,13 +337,16 @@ def predict_proba(mask, ensemble: int | None = None, tta: bool = False, *, weigh
 
 
 def proba_numpy(mask, *, weights=None, prob_threshold=None, ensemble=None, tta=False, resize=None, thin=None,
-                device="cpu") -> np.ndarray:
+                break_blocks=True, device="cpu") -> np.ndarray:
     """:func:`predict_proba` taking the method's options (the method table's ``proba``)."""
     return predict_proba(mask, ensemble, tta, weights=weights, resize=resize, device=device)
 
 
-def _thin(hard: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    return skimage_skeleton(hard & mask)
+def _finish(hard: np.ndarray, p: np.ndarray, thin: bool, blocks: bool) -> np.ndarray:
+    """The thresholded map thinned (scikit-image) or with its full 2x2 blocks broken, lowest probability first."""
+    if thin:
+        return skimage_skeleton(hard)
+    return _break_blocks(hard, p) if blocks else hard
 
 
 def _needs_thin(thin, resize, pred) -> bool:
@@ -350,17 +354,19 @@ def _needs_thin(thin, resize, pred) -> bool:
 
 
 def skeletonize_numpy(mask: np.ndarray, *, weights=None, prob_threshold: float | None = None, ensemble=None,
-                      tta: bool = False, resize: str | None = None, thin: bool | None = None, device="cpu"):
-    """U-Net skeleton of a 2D bool array: probabilities above ``prob_threshold`` (default: tuned with the weights)."""
+                      tta: bool = False, resize: str | None = None, thin: bool | None = None,
+                      break_blocks: bool = True, device="cpu"):
+    """U-Net skeleton of a 2D bool array: probabilities above ``prob_threshold`` (default: tuned with the weights),
+    then full 2x2 blocks broken (``break_blocks``) or the whole map thinned (``thin``)."""
     pred = load_unet(weights, device)
     thr = pred.member_threshold(ensemble, tta) if prob_threshold is None else float(prob_threshold)
     p = predict_proba(mask, ensemble, tta, weights=pred, resize=resize, device=device)
-    hard = (p > thr) & mask
-    return _thin(hard, mask) if _needs_thin(thin, resize, pred) else hard
+    return _finish((p > thr) & mask, p, _needs_thin(thin, resize, pred), break_blocks)
 
 
 def skeletonize_torch(x: torch.Tensor, *, weights=None, prob_threshold: float | None = None, ensemble=None,
-                      tta: bool = False, resize: str | None = None, thin: bool | None = None):
+                      tta: bool = False, resize: str | None = None, thin: bool | None = None,
+                      break_blocks: bool = True):
     """U-Net skeleton of a (B, 1, H, W) tensor; straight-through gradient over the probabilities."""
     if x.ndim != 4:
         raise SkelkitError(f"unet is 2D only: expected a (B, 1, H, W) tensor, got shape {tuple(x.shape)}")
@@ -369,10 +375,11 @@ def skeletonize_torch(x: torch.Tensor, *, weights=None, prob_threshold: float | 
     thr = pred.member_threshold(ensemble, tta) if prob_threshold is None else float(prob_threshold)
     p = pred.proba(xf, ensemble=ensemble, tta=tta, resize=resize)
     hard = ((p > thr) & (xf > 0.5)).to(p.dtype)
-    if _needs_thin(thin, resize, pred):
-        masks = (xf.detach() > 0.5).cpu().numpy()[:, 0]
-        thinned = np.stack([_thin(h, mk) for h, mk in zip(hard.detach().cpu().numpy()[:, 0] > 0, masks)])
-        hard = torch.from_numpy(thinned[:, None]).to(device=p.device, dtype=p.dtype)
+    thin = _needs_thin(thin, resize, pred)
+    if thin or break_blocks:
+        ps = p.detach().cpu().numpy()[:, 0]
+        done = np.stack([_finish(h, pk, thin, break_blocks) for h, pk in zip(hard.detach().cpu().numpy()[:, 0] > 0, ps)])
+        hard = torch.from_numpy(done[:, None]).to(device=p.device, dtype=p.dtype)
     if not x.is_floating_point():
         return hard.detach()
     return straight_through(p, hard)

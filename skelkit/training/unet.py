@@ -63,6 +63,7 @@ class TrainConfig:
     block: str = "paper"  # "paper" or "light" (two convs per block)
     crop: int | None = None  # train on random crops of this side containing shape (validate on whole images)
     val_every: int = 1  # epochs between validations (patience counts validations)
+    init: str | None = None  # start each member from these exported weights (fine-tuning) instead of at random
 
 
 CONFIGS = {
@@ -168,11 +169,21 @@ def _augment(feats: np.ndarray, skels: np.ndarray, rng: np.random.Generator, cro
 
 
 def make_loss_fn(name: str):
-    """A segmentation loss on logits by name; ``"a+b"`` sums two of them (e.g. ``"wfocal+dice"``)."""
-    parts = [make_loss(n, sigmoid=True) for n in name.split("+")]
-    if len(parts) == 1:
-        return parts[0]
-    return lambda z, y: sum(p(z, y) for p in parts)
+    """A segmentation loss on logits by name; ``"a+b"`` sums terms, ``"W*a"`` weights one
+    (e.g. ``"wfocal+dice"``, ``"wfocal+dice+2*block"``)."""
+    parts = []
+    for term in name.split("+"):
+        weight, _, loss = term.strip().rpartition("*")
+        try:
+            w = float(weight) if weight else 1.0
+        except ValueError:
+            w = float("nan")
+        if not (np.isfinite(w) and w > 0):
+            raise SkelkitError(f"loss term {term!r}: the weight must be a finite number > 0")
+        parts.append((w, make_loss(loss.strip(), sigmoid=True)))
+    if len(parts) == 1 and parts[0][0] == 1.0:
+        return parts[0][1]
+    return lambda z, y: sum(w * p(z, y) for w, p in parts)
 
 
 def _member_names(train: list[str], k: int, n_members: int, seed: int) -> list[str]:
@@ -183,6 +194,20 @@ def _member_names(train: list[str], k: int, n_members: int, seed: int) -> list[s
     order = rng.permutation(len(train))
     fold = set(order[k::n_members].tolist())
     return [n for i, n in enumerate(train) if i not in fold]
+
+
+def _load_init(model: UNet, cfg: TrainConfig, k: int) -> None:
+    """Copy member ``k`` (or the last one) of the exported weights ``cfg.init`` into ``model``."""
+    from ..models.unet import load_unet
+
+    start = load_unet(cfg.init)
+    if tuple(start.inputs) != tuple(cfg.inputs):
+        raise SkelkitError(f"--init weights take inputs {','.join(start.inputs)}, this run {','.join(cfg.inputs)}")
+    src = start.members[min(k, len(start.members) - 1)]
+    if (src.width, src.depth, src.block) != (cfg.width, cfg.depth, cfg.block):
+        raise SkelkitError(f"--init weights are width {src.width}, depth {src.depth}, {src.block} blocks; "
+                           f"this run is width {cfg.width}, depth {cfg.depth}, {cfg.block} blocks")
+    model.load_state_dict({kk: v.float() for kk, v in src.state_dict().items()})
 
 
 def _train_member(k: int, cfg: TrainConfig, data: dict, out: Path, resume: bool, progress: bool, log):
@@ -210,6 +235,9 @@ def _train_member(k: int, cfg: TrainConfig, data: dict, out: Path, resume: bool,
         sched.load_state_dict(ck["sched"])
         st = ck["state"]
         log(f"member {k}: resumed at epoch {st['epoch']} (best CV F1 {st['best_f1']:.4f})")
+    elif cfg.init:
+        _load_init(model, cfg, k)
+        log(f"member {k}: starts from {cfg.init}")
     rows = data["train_rows"][k]  # this member's images: rows of the shared feature and skeleton arrays
     xs_all, ys_all = data["feats"], data["skels"]
     budget = float("inf") if cfg.max_minutes is None else 60 * cfg.max_minutes
