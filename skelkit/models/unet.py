@@ -1,7 +1,10 @@
 """SkelNetOn U-Net: direct skeleton prediction for 2D binary shapes (``method="unet"``).
 
 A U-Net maps a binary shape to a per-pixel skeleton probability; a threshold
-chosen on cross-validation data turns it into the skeleton. Architecture of
+chosen on cross-validation data turns it into the skeleton, whose full 2x2
+blocks are then broken, lowest probability first, keeping the topology
+(:func:`skelkit.core.blocks.break_blocks`; ``break_blocks=False`` keeps the
+thresholded map). Architecture of
 Panichev & Voloshyna [1]_: five encoder blocks (a 3x3 convolution and a
 residual block, then 2x2 max pooling), a bottleneck of two 1x1 convolutions,
 five decoder blocks (transposed convolution, concatenation with the matching
