@@ -183,7 +183,8 @@ class UNetPredictor(nn.Module):
         self.inputs = check_inputs(inputs)
         if members and members[0].in_channels != len(self.inputs):
             raise SkelkitError(f"the U-Net takes {members[0].in_channels} input channels but inputs are {self.inputs}")
-        self.members = nn.ModuleList(members)
+        # channels_last: about 17% faster convolutions on the CPU (measured: docs/unet.md)
+        self.members = nn.ModuleList(m.to(memory_format=torch.channels_last) for m in members)
         self.thresholds = [float(t) for t in thresholds]
         self.threshold = float(np.mean(self.thresholds)) if threshold is None else float(threshold)
         self.resize, self.size, self.meta = resize, int(size), dict(meta or {})
@@ -194,7 +195,7 @@ class UNetPredictor(nn.Module):
             x = input_channels(x, self.inputs)  # the channels commute with the flips and rotations
             acc = 0
             for k in ks:
-                xk = dihedral(x, k)
+                xk = dihedral(x, k).contiguous(memory_format=torch.channels_last)
                 pk = sum(torch.sigmoid(m(xk)) for m in members) / len(members)
                 acc = acc + dihedral(pk, k, inverse=True)
             return acc / len(ks)
