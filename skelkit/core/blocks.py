@@ -11,6 +11,8 @@ stay as they were.
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 
 from ..errors import SkelkitError
@@ -22,15 +24,23 @@ for _bit, (_dy, _dx) in enumerate(OFFSETS_2D):
     _CODE_WEIGHTS[_dy + 1, _dx + 1] = 1 << _bit
 
 
-def full_block_pixels(skel: np.ndarray) -> np.ndarray:
-    """Pixels of ``skel`` (2D bool) that belong to at least one full 2x2 block; bool, same shape."""
+def full_block_windows(skel: np.ndarray) -> np.ndarray:
+    """Where ``skel`` (2D or 3D bool) has a full 2x2 / 2x2x2 block: bool, one shorter per axis, True at
+    each block's first corner."""
     a = np.asarray(skel, bool)
-    b = a[:-1, :-1] & a[1:, :-1] & a[:-1, 1:] & a[1:, 1:]
+    block = np.ones(tuple(max(n - 1, 0) for n in a.shape), bool)
+    for corner in itertools.product((0, 1), repeat=a.ndim):
+        block &= a[tuple(slice(c, c + n - 1) for c, n in zip(corner, a.shape))]
+    return block
+
+
+def full_block_pixels(skel: np.ndarray) -> np.ndarray:
+    """Pixels of ``skel`` (2D or 3D bool) that belong to at least one full block; bool, same shape."""
+    a = np.asarray(skel, bool)
+    block = full_block_windows(a)
     out = np.zeros_like(a)
-    out[:-1, :-1] |= b
-    out[1:, :-1] |= b
-    out[:-1, 1:] |= b
-    out[1:, 1:] |= b
+    for corner in itertools.product((0, 1), repeat=a.ndim):
+        out[tuple(slice(c, c + n - 1) for c, n in zip(corner, a.shape))] |= block
     return out
 
 

@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
-
-import numpy as np
-
 from ..validate import as_binary
 
 
@@ -15,13 +11,12 @@ def full_blocks(skel) -> int:
     Windows overlap (a 3x3 square holds four). A one-pixel-thin skeleton has
     none.
     """
+    from ..core.blocks import full_block_windows
+
     s = as_binary(skel, name="skeleton")
     if min(s.shape) < 2:
         return 0
-    block = np.ones(tuple(n - 1 for n in s.shape), bool)
-    for corner in itertools.product((0, 1), repeat=s.ndim):
-        block &= s[tuple(slice(c, c + n - 1) for c, n in zip(corner, s.shape))]
-    return int(block.sum())
+    return int(full_block_windows(s).sum())
 
 
 def thinness(skel) -> dict:

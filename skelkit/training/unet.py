@@ -30,7 +30,7 @@ from ..data.skelneton import load_pairs, save_split, split_names
 from ..errors import SkelkitError
 from ..io.atomic import atomic_write_text
 from ..losses.segmentation import make_loss
-from ..models.unet import UNet, UNetPredictor, check_inputs, input_channels, input_features
+from ..models.unet import UNet, UNetPredictor, check_inputs, input_channels, input_features, load_unet
 from ..models.weights import load_state, save_checkpoint
 
 THRESHOLDS = np.round(np.arange(0.05, 0.96, 0.05), 2)
@@ -198,8 +198,6 @@ def _member_names(train: list[str], k: int, n_members: int, seed: int) -> list[s
 
 def _load_init(model: UNet, cfg: TrainConfig, k: int) -> None:
     """Copy member ``k`` (or the last one) of the exported weights ``cfg.init`` into ``model``."""
-    from ..models.unet import load_unet
-
     start = load_unet(cfg.init)
     if tuple(start.inputs) != tuple(cfg.inputs):
         raise SkelkitError(f"--init weights take inputs {','.join(start.inputs)}, this run {','.join(cfg.inputs)}")
